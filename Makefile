@@ -1,0 +1,32 @@
+# The two commands of the README: `make run` and `make test`. Both create
+# .venv if missing and install the pinned versions of requirements.lock first.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.emotrace-installed
+CORES ?= 2
+SNAKEMAKE := $(VENV)/bin/snakemake
+
+.PHONY: setup run test figures report lint clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade 'pip==26.3'
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: setup
+	$(SNAKEMAKE) --profile profiles/local --cores $(CORES)
+	$(PY) -m emotrace.cli show results
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+lint: setup
+	$(SNAKEMAKE) --lint
+
+clean:
+	rm -rf results logs benchmarks .snakemake

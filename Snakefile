@@ -1,0 +1,30 @@
+# emotrace: time-continuous speech emotion recognition, from raw audio to the
+# papers' tables, figures and report. This file is the table of contents.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/ingest.smk"
+include: "rules/split.smk"
+include: "rules/preprocess.smk"
+include: "rules/segment.smk"
+include: "rules/features.smk"
+include: "rules/train.smk"
+include: "rules/postprocess.smk"
+include: "rules/evaluate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

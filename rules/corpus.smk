@@ -1,0 +1,55 @@
+# The generated RECOLA-like corpus (corpus.adapter: synthetic), written in the
+# generic on-disk layout so that it is read back through ingestion like a real one.
+
+if config["corpus"]["adapter"] == "synthetic":
+    from emotrace.synth.speakers import speakers as _synth_speakers
+
+    SYNTH_ROOT = config["corpus"]["root"]
+    SYNTH = config["synthetic"]
+    SYNTH_RECORDINGS = _synth_speakers(SYNTH["n_speakers"], SYNTH["seed"])["recording"].tolist()
+
+    rule synthesize_speakers:
+        output:
+            f"{SYNTH_ROOT}/speakers.csv",
+        params:
+            n_speakers=SYNTH["n_speakers"],
+            seed=SYNTH["seed"],
+        log:
+            "logs/synthesize_speakers.log",
+        conda:
+            "../envs/audio.yaml"
+        script:
+            "../scripts/synthesize_speakers.py"
+
+    rule synthesize_recording:
+        input:
+            speakers=f"{SYNTH_ROOT}/speakers.csv",
+        output:
+            audio=f"{SYNTH_ROOT}/audio/{{recording}}.wav",
+            labels=expand(f"{SYNTH_ROOT}/labels/{{dimension}}/{{{{recording}}}}.csv", dimension=DIMENSIONS),
+        params:
+            root=SYNTH_ROOT,
+            duration=SYNTH["duration"],
+            seed=SYNTH["seed"],
+            dimensions=DIMENSIONS,
+        log:
+            "logs/synthesize_recording/{recording}.log",
+        conda:
+            "../envs/audio.yaml"
+        script:
+            "../scripts/synthesize_recording.py"
+
+    rule synthesize_corpus:
+        input:
+            speakers=f"{SYNTH_ROOT}/speakers.csv",
+            audio=expand(f"{SYNTH_ROOT}/audio/{{recording}}.wav", recording=SYNTH_RECORDINGS),
+        output:
+            f"{SYNTH_ROOT}/metadata.csv",
+        params:
+            root=SYNTH_ROOT,
+        log:
+            "logs/synthesize_corpus.log",
+        conda:
+            "../envs/audio.yaml"
+        script:
+            "../scripts/synthesize_corpus.py"

@@ -1,0 +1,29 @@
+# Corpus ingestion through the adapter named in config: manifest + gold standard.
+
+
+def ingest_inputs(wildcards):
+    """The generated corpus must exist before it is read; real corpora are read in place."""
+    if config["corpus"]["adapter"] == "synthetic":
+        return [f"{config['corpus']['root']}/metadata.csv"]
+    return []
+
+
+checkpoint ingest:
+    input:
+        ingest_inputs,
+    output:
+        manifest=f"{RES}/ingest/manifest.csv",
+        labels=f"{RES}/ingest/labels.csv",
+    params:
+        adapter=config["corpus"]["adapter"],
+        root=corpus_root(),
+        options=config["corpus"].get("options", {}),
+        dimensions=DIMENSIONS,
+        step=config["labels"]["step"],
+        max_mismatch=config["labels"]["max_length_mismatch"],
+    log:
+        "logs/ingest.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/ingest.py"

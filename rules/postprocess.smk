@@ -1,0 +1,18 @@
+# Validation-tuned post-processing (Trigeorgis 2016 after AV+EC 2015): median
+# filter, centring, scaling, time shift, each kept only if it raises dev CCC.
+
+
+rule postprocess:
+    input:
+        f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+    output:
+        settings=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/settings.json",
+        predictions=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+    params:
+        pp=config["postprocess"],
+    log:
+        "logs/postprocess/{model}/{objective}/{target}/seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/postprocess.py"

@@ -1,0 +1,21 @@
+# 6 s segments with 150 label frames: overlapping for training recordings,
+# contiguous for dev and test so that predictions re-assemble into full traces.
+
+
+rule segment:
+    input:
+        audio=f"{RES}/preprocess/{{recording}}.npy",
+        labels=f"{RES}/ingest/labels.csv",
+        split=f"{RES}/split/split.csv",
+    output:
+        f"{RES}/segment/{{recording}}.npz",
+    params:
+        dimensions=DIMENSIONS,
+        alignment=config["labels"]["alignment"],
+        train_hop=config["segments"]["train_hop"],
+    log:
+        "logs/segment/{recording}.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/segment.py"

@@ -1,0 +1,19 @@
+# Speaker- (or conversation-) stratified train/dev/test split.
+
+
+rule split:
+    input:
+        manifest=f"{RES}/ingest/manifest.csv",
+    output:
+        f"{RES}/split/split.csv",
+    params:
+        split=config["split"],
+        adapter=config["corpus"]["adapter"],
+        root=corpus_root(),
+        options=config["corpus"].get("options", {}),
+    log:
+        "logs/split.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/split.py"

@@ -1,0 +1,75 @@
+# Training per (model, objective, target, seed). Networks (waveform,
+# spectrogram or feature sequences) share one trainer; the SVR baseline has its
+# own rule. Both write predictions.csv in the one shared format.
+
+
+def feature_inputs(wildcards):
+    """Features and their train-only statistics, for models that read features."""
+    settings = systems.model_settings(config, wildcards.model)
+    if "features" not in settings or settings["network"] not in systems.FEATURE_NETWORKS:
+        return {}
+    fs = settings["features"]
+    return {
+        "features": expand(f"{RES}/features/{fs}/{{recording}}.npz", recording=recordings()),
+        "stats": f"{RES}/features/{fs}/stats.npz",
+    }
+
+
+def train_params(wildcards):
+    return {
+        "settings": systems.model_settings(config, wildcards.model),
+        "dimensions": systems.target_dimensions(config, wildcards.target),
+    }
+
+
+rule train_network:
+    input:
+        unpack(feature_inputs),
+        segments=per_recording(f"{RES}/segment/{{recording}}.npz"),
+        split=f"{RES}/split/split.csv",
+    output:
+        model=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
+        history=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
+        predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+    params:
+        p=train_params,
+    wildcard_constraints:
+        model=_alternation(NET_MODELS),
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train_network/{model}/{objective}/{target}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/train_network.py"
+
+
+rule train_svr:
+    input:
+        unpack(feature_inputs),
+        labels=f"{RES}/ingest/labels.csv",
+        split=f"{RES}/split/split.csv",
+    output:
+        predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        grid=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
+    params:
+        p=train_params,
+        step=config["labels"]["step"],
+    wildcard_constraints:
+        model=_alternation(SVR_MODELS),
+        objective="mse",
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/train_svr/{model}/{objective}/{target}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train_svr/{model}/{objective}/{target}/seed{seed}.tsv"
+    conda:
+        "../envs/features.yaml"
+    script:
+        "../scripts/train_svr.py"

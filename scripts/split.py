@@ -1,0 +1,24 @@
+"""Rule split: train/dev/test by speaker (or conversation), from proportions, a preset or lists."""
+
+from emotrace.corpora import get_adapter
+from emotrace.ingest import read_manifest
+from emotrace.io import write_csv
+from emotrace.logs import job_logger
+from emotrace.splits import make_split
+
+log = job_logger(snakemake.log[0])
+cfg = snakemake.params.split
+manifest = read_manifest(snakemake.input.manifest)
+presets = get_adapter(snakemake.params.adapter, snakemake.params.root, snakemake.params.options).preset_splits()
+split = make_split(
+    manifest,
+    cfg["method"],
+    proportions=cfg.get("proportions"),
+    seed=cfg.get("seed", 1),
+    lists=cfg.get("lists"),
+    presets=presets,
+    preset=cfg.get("preset"),
+)
+write_csv(split, snakemake.output[0])
+for part, rows in split.groupby("partition"):
+    log.info("%s: %d recordings, groups %s", part, len(rows), sorted(rows["group"].unique()))

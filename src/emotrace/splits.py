@@ -1,0 +1,117 @@
+"""Group-stratified train/dev/test splits: no speaker (or conversation) in two partitions."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from emotrace.errors import InputError
+
+PARTITIONS = ("train", "dev", "test")
+log = logging.getLogger(__name__)
+
+
+def _quota(n: int, proportions: dict[str, float]) -> dict[str, int]:
+    """Largest-remainder allocation of n items to partitions."""
+    total = sum(proportions[p] for p in PARTITIONS)
+    exact = {p: n * proportions[p] / total for p in PARTITIONS}
+    counts = {p: int(np.floor(v)) for p, v in exact.items()}
+    for p in sorted(PARTITIONS, key=lambda p: exact[p] - counts[p], reverse=True)[: n - sum(counts.values())]:
+        counts[p] += 1
+    return counts
+
+
+def _groups(manifest: pd.DataFrame) -> pd.DataFrame:
+    """One row per group with its (majority) gender and mean age."""
+    g = manifest.groupby("group").agg(
+        gender=("gender", lambda s: s.fillna("").astype(str).mode().iat[0] if len(s) else ""),
+        age=("age", lambda s: pd.to_numeric(s, errors="coerce").mean()),
+    )
+    return g.reset_index()
+
+
+def stratified(manifest: pd.DataFrame, proportions: dict[str, float], seed: int) -> dict[str, str]:
+    """Assign groups to partitions, balancing gender and age.
+
+    Within each gender, groups are sorted by age (ties broken by the seed) and dealt
+    to the partition furthest below its share so far; among equally deserving
+    partitions the one whose speakers are oldest so far takes the next (youngest
+    remaining) speaker, so mean ages stay close.
+    """
+    rng = np.random.default_rng(seed)
+    groups = _groups(manifest)
+    if len(groups) < len(PARTITIONS):
+        raise InputError("split.proportions", f"need at least 3 groups for train/dev/test, corpus has {len(groups)}")
+    groups["tiebreak"] = rng.permutation(len(groups))
+    overall = _quota(len(groups), proportions)
+    assigned: dict[str, str] = {}
+    taken = {p: 0 for p in PARTITIONS}
+    for _, stratum in sorted(groups.groupby("gender"), key=lambda kv: -len(kv[1])):
+        stratum = stratum.sort_values(["age", "tiebreak"], na_position="last")
+        dealt = {p: 0 for p in PARTITIONS}
+        ages: dict[str, list[float]] = {p: [] for p in PARTITIONS}
+        share = {p: proportions[p] / sum(proportions[q] for q in PARTITIONS) for p in PARTITIONS}
+        order = {p: i for i, p in enumerate(rng.permutation(PARTITIONS))}
+        fallback_age = float(stratum["age"].mean()) if stratum["age"].notna().any() else 0.0
+        for _, row in stratum.iterrows():
+            open_parts = [p for p in PARTITIONS if taken[p] < overall[p]]
+            need = {p: round(share[p] * (sum(dealt.values()) + 1) - dealt[p], 9) for p in open_parts}
+            best = max(
+                open_parts,
+                key=lambda p: (need[p], float(np.mean(ages[p])) if ages[p] else fallback_age, -order[p]),
+            )
+            assigned[row["group"]] = best
+            dealt[best] += 1
+            taken[best] += 1
+            if pd.notna(row["age"]):
+                ages[best].append(float(row["age"]))
+    return assigned
+
+
+def from_lists(manifest: pd.DataFrame, lists: dict[str, list[str]], where: str) -> dict[str, str]:
+    """Assign groups from explicit lists; a listed group absent from the corpus is an error."""
+    known = set(manifest["group"].astype(str))
+    assigned: dict[str, str] = {}
+    for part in PARTITIONS:
+        for group in lists.get(part, []) or []:
+            if group not in known:
+                raise InputError(f"{where}.{part}", f"{group!r} is not in the corpus (known: {sorted(known)[:10]}...)")
+            if group in assigned:
+                raise InputError(f"{where}.{part}", f"{group!r} is listed in both {assigned[group]} and {part}")
+            assigned[group] = part
+    unlisted = sorted(known - set(assigned))
+    if unlisted:
+        log.warning("groups in no partition, left out of the experiment: %s", unlisted)
+    missing = [p for p in PARTITIONS if p not in assigned.values()]
+    if missing:
+        raise InputError(where, f"partitions {missing} are empty")
+    return assigned
+
+
+def make_split(
+    manifest: pd.DataFrame,
+    method: str,
+    proportions: dict[str, float] | None = None,
+    seed: int = 1,
+    lists: dict[str, list[str]] | None = None,
+    presets: dict[str, dict[str, list[str]]] | None = None,
+    preset: str | None = None,
+) -> pd.DataFrame:
+    """split.csv rows (recording, speaker, group, partition) for one of the three methods."""
+    if method == "stratified":
+        assigned = stratified(manifest, proportions or {"train": 1, "dev": 1, "test": 1}, seed)
+    elif method == "lists":
+        assigned = from_lists(manifest, lists or {}, where="split.lists")
+    elif method == "preset":
+        presets = presets or {}
+        if preset not in presets:
+            raise InputError("split.preset", f"unknown preset {preset!r}; this corpus offers {sorted(presets)}")
+        assigned = from_lists(manifest, presets[preset], where=f"split.preset[{preset}]")
+    else:
+        raise InputError("split.method", f"unknown method {method!r}; valid: ['lists', 'preset', 'stratified']")
+    rows = manifest[["recording", "speaker", "group"]].copy()
+    rows["partition"] = rows["group"].astype(str).map(assigned)
+    rows = rows.dropna(subset=["partition"]).sort_values(["partition", "recording"]).reset_index(drop=True)
+    return rows

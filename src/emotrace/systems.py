@@ -1,0 +1,78 @@
+"""The experiment grid: config `models` entries resolved into training jobs with the papers' settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Per-network defaults from the papers (REFERENCE §2); config keys override them.
+NETWORK_DEFAULTS: dict[str, dict] = {
+    "e2e": {"optimizer": "adam", "lr": 2e-3, "batch_size": 50},  # Trigeorgis 2016
+    "e2e2017": {"optimizer": "adam", "lr": 2e-3, "batch_size": 50},
+    "wave": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # Yang & Hirschberg 2018
+    "spec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},
+    "wavespec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},
+    # BLSTM-DRNN: SGD, batches of 5 sequences, learning rate chosen on dev
+    "drnn": {"optimizer": "sgd", "lr": [1e-3, 1e-2], "batch_size": 5},
+    "blstm6373": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},
+    # linear-kernel SVR, C on a log grid chosen on dev
+    "svr": {"c_grid": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], "max_train_frames": 4000},
+}
+FEATURE_NETWORKS = {"drnn", "blstm6373", "svr"}
+
+
+@dataclass(frozen=True)
+class System:
+    """One trained model of the grid: results/{corpus}/train/{model}/{objective}/{target}/seed{seed}/."""
+
+    model: str
+    objective: str
+    target: str
+    seed: int
+    settings: dict = field(hash=False, compare=False)
+
+    @property
+    def path(self) -> str:
+        return f"{self.model}/{self.objective}/{self.target}/seed{self.seed}"
+
+
+def model_settings(config: dict, model: str) -> dict:
+    """A model's full settings: network defaults < config `training` < the model's own keys."""
+    entry = config["models"][model]
+    network = entry["network"]
+    settings = {"kwargs": {}, "joint": False}
+    settings.update(NETWORK_DEFAULTS[network])
+    settings.update({k: v for k, v in config.get("training", {}).items()})
+    settings.update(entry)
+    if network in FEATURE_NETWORKS and "features" not in entry:
+        raise ValueError(f"models.{model}: network {network} needs a `features` set")
+    return settings
+
+
+def targets(config: dict, model: str) -> list[str]:
+    """`joint` for models predicting every dimension at once, else one target per dimension."""
+    if model_settings(config, model)["joint"]:
+        return ["joint"]
+    return list(config["corpus"]["dimensions"])
+
+
+def grid(config: dict) -> list[System]:
+    """Every (model, objective, target, seed) the config asks for."""
+    out = []
+    for model in config["models"]:
+        settings = model_settings(config, model)
+        for objective in settings["objectives"]:
+            for target in targets(config, model):
+                for seed in config.get("seeds", [1]):
+                    out.append(System(model, objective, target, seed, settings))
+    return out
+
+
+def target_dimensions(config: dict, target: str) -> list[str]:
+    """Dimensions a model trained for `target` predicts."""
+    return list(config["corpus"]["dimensions"]) if target == "joint" else [target]
+
+
+def feature_sets(config: dict) -> list[str]:
+    """Feature sets some model of the grid needs (extraction runs only for those)."""
+    return sorted({model_settings(config, m)["features"] for m in config["models"]
+                   if config["models"][m]["network"] in FEATURE_NETWORKS})

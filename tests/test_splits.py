@@ -1,0 +1,49 @@
+"""Speaker-stratified splits: disjoint, balanced, deterministic, and explicit lists checked."""
+
+import pandas as pd
+import pytest
+
+from emotrace.errors import InputError
+from emotrace.splits import make_split
+
+
+def _manifest(n=18):
+    rows = []
+    for i in range(n):
+        rows.append(
+            {"recording": f"R{i:02d}", "speaker": f"S{i:02d}", "group": f"S{i:02d}",
+             "gender": "F" if i % 2 else "M", "age": 20 + 2 * i}
+        )
+    return pd.DataFrame(rows)
+
+
+def test_stratified_is_disjoint_balanced_and_deterministic():
+    m = _manifest()
+    a = make_split(m, "stratified", {"train": 1, "dev": 1, "test": 1}, seed=3)
+    b = make_split(m, "stratified", {"train": 1, "dev": 1, "test": 1}, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.groupby("group")["partition"].nunique().max() == 1
+    merged = a.merge(m[["recording", "gender", "age"]])
+    counts = merged.groupby(["partition", "gender"]).size().unstack()
+    assert (counts == 3).all().all()
+    ages = merged.groupby("partition")["age"].mean()
+    assert ages.max() - ages.min() <= 6  # youngest and oldest spread over partitions
+
+
+def test_proportions_are_respected():
+    a = make_split(_manifest(20), "stratified", {"train": 0.5, "dev": 0.25, "test": 0.25}, seed=0)
+    assert a["partition"].value_counts().to_dict() == {"train": 10, "dev": 5, "test": 5}
+
+
+def test_lists_and_unknown_speaker():
+    m = _manifest(6)
+    lists = {"train": ["S00", "S01"], "dev": ["S02", "S03"], "test": ["S04"]}
+    s = make_split(m, "lists", lists=lists)
+    assert set(s["recording"]) == {"R00", "R01", "R02", "R03", "R04"}
+    with pytest.raises(InputError, match=r"split.lists.test.*P99"):
+        make_split(m, "lists", lists={**lists, "test": ["P99"]})
+
+
+def test_unknown_preset_names_the_key():
+    with pytest.raises(InputError, match="split.preset"):
+        make_split(_manifest(6), "preset", presets={"avec2016": {}}, preset="nope")
