@@ -6,13 +6,29 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml unless the user names another with --configfile (the two are not merged,
+# so a smaller experiment's `models` do not inherit the default grid's).
+if not config:
+
+    configfile: "config.yaml"
 
 
 validate(config, "schemas/config.schema.yaml")
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    corpus=re.escape(CORPUS),
+    recording=r"[^/]+",
+    model=alternation(MODELS),
+    objective="mse|ccc",
+    target=alternation(DIMENSIONS + ["joint"]),
+    seed=r"\d+",
+    featureset=alternation(["egemaps", "compare", "compare6373"]),
+
+
 include: "rules/corpus.smk"
 include: "rules/ingest.smk"
 include: "rules/split.smk"

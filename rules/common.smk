@@ -1,17 +1,15 @@
-# Helpers shared by every rule file: config access, the experiment grid,
+# Helpers shared by the .smk files: config access, the experiment grid,
 # input functions over the ingested recordings, wildcard constraints.
 
-import os
 import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-# The library lives in src/; jobs (local or on SLURM) inherit this path.
-_SRC = str(Path(workflow.basedir) / "src")
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [_SRC, os.environ.get("PYTHONPATH", "")] if p)
-sys.path.insert(0, _SRC)
+# The library (src/emotrace) is installed in the environment (`make setup`, or the
+# conda envs); the path below only lets the workflow itself import it uninstalled.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from emotrace import systems  # noqa: E402
 from emotrace.ingest import read_manifest  # noqa: E402
@@ -26,19 +24,9 @@ NET_MODELS = [m for m in MODELS if m not in SVR_MODELS]
 FEATURE_SETS = systems.feature_sets(config)
 
 
-def _alternation(names):
-    """Regex matching exactly one of `names` (never empty, so a rule with none matches nothing)."""
+def alternation(names):
+    """Regex matching exactly one of `names` (never empty: with no names it matches nothing)."""
     return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
-
-
-wildcard_constraints:
-    corpus=re.escape(CORPUS),
-    recording=r"[^/]+",
-    model=_alternation(MODELS),
-    objective="mse|ccc",
-    target=_alternation(DIMENSIONS + ["joint"]),
-    seed=r"\d+",
-    featureset=_alternation(["egemaps", "compare", "compare6373"]),
 
 
 def corpus_root():
@@ -66,8 +54,28 @@ def system_dir(stage, system):
 
 
 def all_outputs():
-    """What `rule all` asks for: every stage's final files for the configured grid."""
+    """Targets of the default run: every stage's final files for the configured grid."""
     out = [f"{RES}/split/split.csv"]
     out += [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID]
     out.append(f"{RES}/tables/all_metrics.csv")
     return out
+
+
+def feature_inputs(wildcards):
+    """Features and their train-only statistics, for models that read features."""
+    settings = systems.model_settings(config, wildcards.model)
+    if settings["network"] not in systems.FEATURE_NETWORKS:
+        return {}
+    fs = settings["features"]
+    return {
+        "features": expand(f"{RES}/features/{fs}/{{recording}}.npz", recording=recordings()),
+        "stats": f"{RES}/features/{fs}/stats.npz",
+    }
+
+
+def train_params(wildcards):
+    """The model's resolved settings and the dimensions its target stands for."""
+    return {
+        "settings": systems.model_settings(config, wildcards.model),
+        "dimensions": systems.target_dimensions(config, wildcards.target),
+    }

@@ -28,7 +28,7 @@ if config["corpus"]["adapter"] == "synthetic":
             audio=f"{SYNTH_ROOT}/audio/{{recording}}.wav",
             labels=expand(f"{SYNTH_ROOT}/labels/{{dimension}}/{{{{recording}}}}.csv", dimension=DIMENSIONS),
         params:
-            root=SYNTH_ROOT,
+            root=lambda w, output: str(Path(output.audio).parents[1]),
             duration=SYNTH["duration"],
             seed=SYNTH["seed"],
             dimensions=DIMENSIONS,
@@ -46,7 +46,7 @@ if config["corpus"]["adapter"] == "synthetic":
         output:
             f"{SYNTH_ROOT}/metadata.csv",
         params:
-            root=SYNTH_ROOT,
+            root=lambda w, output: str(Path(output[0]).parent),
         log:
             "logs/synthesize_corpus.log",
         conda:

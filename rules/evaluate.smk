@@ -24,7 +24,7 @@ rule tables:
         multiext(f"{RES}/tables/yang2018_table1", ".csv", ".md", ".tex"),
         metrics=f"{RES}/tables/all_metrics.csv",
     params:
-        outdir=f"{RES}/tables",
+        outdir=lambda w, output: str(Path(output.metrics).parent),
         corpus=CORPUS,
         adapter=config["corpus"]["adapter"],
     log:

@@ -10,6 +10,7 @@ rule postprocess:
         predictions=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     params:
         pp=config["postprocess"],
+        step=config["labels"]["step"],
     log:
         "logs/postprocess/{model}/{objective}/{target}/seed{seed}.log",
     conda:

@@ -3,25 +3,6 @@
 # own rule. Both write predictions.csv in the one shared format.
 
 
-def feature_inputs(wildcards):
-    """Features and their train-only statistics, for models that read features."""
-    settings = systems.model_settings(config, wildcards.model)
-    if "features" not in settings or settings["network"] not in systems.FEATURE_NETWORKS:
-        return {}
-    fs = settings["features"]
-    return {
-        "features": expand(f"{RES}/features/{fs}/{{recording}}.npz", recording=recordings()),
-        "stats": f"{RES}/features/{fs}/stats.npz",
-    }
-
-
-def train_params(wildcards):
-    return {
-        "settings": systems.model_settings(config, wildcards.model),
-        "dimensions": systems.target_dimensions(config, wildcards.target),
-    }
-
-
 rule train_network:
     input:
         unpack(feature_inputs),
@@ -34,7 +15,7 @@ rule train_network:
     params:
         p=train_params,
     wildcard_constraints:
-        model=_alternation(NET_MODELS),
+        model=alternation(NET_MODELS),
     resources:
         gpu=1,
         mem_mb=8000,
@@ -61,7 +42,7 @@ rule train_svr:
         p=train_params,
         step=config["labels"]["step"],
     wildcard_constraints:
-        model=_alternation(SVR_MODELS),
+        model=alternation(SVR_MODELS),
         objective="mse",
     resources:
         mem_mb=8000,

@@ -1,0 +1,15 @@
+"""Rule feature_stats: z-normalisation statistics from the training partition only."""
+
+import numpy as np
+
+from emotrace.experiment import by_partition, read_split
+from emotrace.logs import job_logger
+from emotrace.normalise import fit_stats, save_stats
+
+log = job_logger(snakemake.log[0])
+train_files = by_partition(read_split(snakemake.input.split), snakemake.input.features)["train"]
+arrays = [np.load(f)["values"] for f in train_files]
+names = [str(n) for n in np.load(train_files[0])["names"]]
+stats = fit_stats(arrays, names)
+save_stats(snakemake.output[0], stats)
+log.info("statistics from %d training recordings: %s", len(train_files), [f.stem for f in train_files])

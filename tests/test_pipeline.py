@@ -1,0 +1,92 @@
+"""Integration: the snakemake command line on the default DAG (dry run, lint) and on the tiny config (real run)."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, TINY, snakemake
+
+pytestmark = pytest.mark.integration
+
+
+def test_default_dag_dry_run(tmp_path):
+    proc = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(REPO / "config.yaml"))
+    assert "synthesize_recording" in proc.stdout and "train_network" in proc.stdout
+
+
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        ({"corpus": {"dimensionz": ["arousal"]}}, "dimensionz"),
+        ({"synthetic": {"n_speakers": "many"}}, "n_speakers"),
+        ({"synthetic": {"n_speakers": 1}}, "n_speakers"),
+        ({"models": {"e2e": {"network": "e2e3000", "objectives": ["ccc"]}}}, "e2e3000"),
+        ({"models": {"e2e": {"network": "e2e", "objectives": ["mae"]}}}, "mae"),
+    ],
+)
+def test_bad_config_stops_naming_the_key(tmp_path, change, key):
+    config = yaml.safe_load(TINY.read_text())
+    for section, value in change.items():
+        config[section] = {**config.get(section, {}), **value}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad), check=False)
+    assert proc.returncode != 0
+    assert key in proc.stdout + proc.stderr
+
+
+def test_tiny_run_writes_every_stage(tiny_run):
+    res = tiny_run / "results" / "tiny"
+    manifest = pd.read_csv(res / "ingest" / "manifest.csv")
+    split = pd.read_csv(res / "split" / "split.csv")
+    assert set(split["partition"]) == {"train", "dev", "test"}
+    assert split.groupby("group")["partition"].nunique().max() == 1
+    for rec in manifest["recording"]:
+        audio = np.load(res / "preprocess" / f"{rec}.npy")
+        assert abs(len(audio) / 16000 - manifest.set_index("recording").loc[rec, "duration"]) < 0.01
+        seg = np.load(res / "segment" / f"{rec}.npz")
+        assert seg["audio"].shape[1] == 96000 and seg["labels"].shape[1:] == (150, 2)
+    metrics = pd.read_csv(res / "tables" / "all_metrics.csv")
+    assert set(metrics["model"]) == set(yaml.safe_load(TINY.read_text())["models"])
+    assert np.isfinite(metrics["ccc"]).all()
+    for stem in ("trigeorgis2016_table1", "yang2018_table1"):
+        for ext in (".csv", ".md", ".tex"):
+            assert (res / "tables" / f"{stem}{ext}").stat().st_size > 0
+
+
+def test_rerun_does_no_work(tiny_run):
+    proc = snakemake(tiny_run, "-n", "--configfile", str(TINY), "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout
+
+
+def test_same_seed_same_corpus_and_split(tiny_run, tmp_path):
+    """A second corpus from the same seed is byte-identical, and so is its split."""
+    snakemake(tmp_path, "--configfile", str(TINY), "--cores", "2", "results/tiny/split/split.csv")
+    a, b = tiny_run / "results", tmp_path / "results"
+    for rel in ["corpora/tiny/metadata.csv", "tiny/split/split.csv", "tiny/ingest/labels.csv"]:
+        assert filecmp.cmp(a / rel, b / rel, shallow=False), rel
+    for wav in (a / "corpora" / "tiny" / "audio").glob("*.wav"):
+        assert filecmp.cmp(wav, b / "corpora" / "tiny" / "audio" / wav.name, shallow=False), wav.name
+
+
+def test_bad_corpus_root_names_the_folder(tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["corpus"].update(adapter="generic", root=str(tmp_path / "nowhere"), name="gen")
+    cfg = tmp_path / "generic.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(cfg), check=False)
+    assert proc.returncode != 0
+    assert "nowhere" in proc.stdout + proc.stderr
