@@ -1,0 +1,184 @@
+"""The generic corpus layout: a metadata table plus one `time,value` label file per recording and dimension.
+
+Layout under the corpus root::
+
+    metadata.csv                      recording, speaker, audio_path [, gender, age, group, offset, duration]
+    labels/{dimension}/{recording}.csv    time,value (any step; put on the 40 ms grid by linear interpolation)
+
+`audio_path` is absolute or relative to the root.  A recording is the region
+`[offset, offset + duration)` of its audio file (offset 0 and the rest of the
+file by default); `group` (the split unit) defaults to the speaker.
+
+Options: `metadata` (path of the table, default `metadata.csv`), `labels_dir`
+(default `labels`), `label_pattern` (path under `labels_dir` with `{dimension}`
+and `{recording}`, default `{dimension}/{recording}.csv`), `tolerance` (s a label
+trace may end before/after its recording, default 1), `max_gap` (largest step
+between label times, default 1 s).  Files under `labels_dir` that match no
+pattern are logged as warnings and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from emotrace.corpora.base import CorpusAdapter, register
+from emotrace.corpora.labels import (
+    DEFAULT_MAX_GAP,
+    DEFAULT_TOLERANCE,
+    audio_header,
+    check_coverage,
+    check_dimensions,
+    check_same_sets,
+    check_trace,
+    frame_times,
+    label_frame,
+    manifest_frame,
+    merge_options,
+    normalise_gender,
+    parse_age,
+    read_table,
+    read_time_value_csv,
+    resample_trace,
+    resolve_path,
+)
+from emotrace.errors import InputError
+
+log = logging.getLogger(__name__)
+
+RECORDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+REGION_SLACK = 0.01  # s a region may overrun its file (rounding in hand-written tables)
+
+
+def check_recording_id(recording: str, where: str) -> None:
+    """Recording ids become file names and Snakemake wildcards: letters, digits, `_`, `.`, `-`."""
+    if not RECORDING_ID.match(recording):
+        raise InputError(where, f"recording id {recording!r} must be letters, digits, '_', '.' or '-'")
+
+
+def pattern_regex(pattern: str) -> re.Pattern:
+    """Regex for a label path pattern with `{dimension}` and `{recording}` fields."""
+    if "{dimension}" not in pattern or "{recording}" not in pattern:
+        raise InputError("corpus.options.label_pattern",
+                         f"pattern {pattern!r} must contain {{dimension}} and {{recording}}")
+    regex = re.escape(pattern)
+    regex = regex.replace(r"\{dimension\}", r"(?P<dimension>[^/]+)", 1)
+    regex = regex.replace(r"\{recording\}", r"(?P<recording>[^/]+)", 1)
+    return re.compile(f"^{regex}$")
+
+
+@register
+class GenericAdapter(CorpusAdapter):
+    """A metadata table plus per-recording `time,value` label files (see the module docstring)."""
+
+    name = "generic"
+    DEFAULTS = {
+        "metadata": "metadata.csv",
+        "labels_dir": "labels",
+        "label_pattern": "{dimension}/{recording}.csv",
+        "tolerance": DEFAULT_TOLERANCE,
+        "max_gap": DEFAULT_MAX_GAP,
+    }
+
+    def __init__(self, root: str | Path, options: dict | None = None):
+        super().__init__(root, options)
+        self.options = merge_options(self.name, self.options, self.DEFAULTS)
+        self._manifest: pd.DataFrame | None = None
+
+    # ------------------------------------------------------------------ manifest
+    def manifest(self) -> pd.DataFrame:
+        """One row per metadata row; sample rate and file duration read from the audio header."""
+        if self._manifest is None:
+            self._manifest = manifest_frame(self._manifest_rows())
+        return self._manifest.copy()
+
+    def _manifest_rows(self) -> list[dict]:
+        path = resolve_path(self.root, self.options["metadata"])
+        table = read_table(path)
+        missing = [c for c in ("recording", "speaker", "audio_path") if c not in table.columns]
+        if missing:
+            raise InputError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(table.columns)}")
+        if table.empty:
+            raise InputError(path, "no recordings listed")
+        rows, seen = [], {}
+        for i, row in enumerate(table.to_dict("records")):
+            where = f"{path}:{i + 2}"
+            recording = str(row["recording"]).strip()
+            check_recording_id(recording, where)
+            if recording in seen:
+                raise InputError(where, f"recording {recording!r} already listed on line {seen[recording]}")
+            seen[recording] = i + 2
+            speaker = str(row["speaker"]).strip()
+            if not speaker:
+                raise InputError(where, "empty speaker")
+            if not str(row["audio_path"]).strip():
+                raise InputError(where, "empty audio_path")
+            audio = resolve_path(self.root, str(row["audio_path"]).strip())
+            sample_rate, file_duration = audio_header(audio, where)
+            offset = self._number(row.get("offset", ""), 0.0, "offset", where)
+            duration = self._number(row.get("duration", ""), file_duration - offset, "duration", where)
+            if offset < 0 or duration <= 0:
+                raise InputError(where, f"region offset {offset:g} s, duration {duration:g} s is empty or negative")
+            if offset + duration > file_duration + REGION_SLACK:
+                raise InputError(where, f"region [{offset:g}, {offset + duration:g}) s runs past the end of "
+                                        f"{audio} ({file_duration:.3f} s)")
+            group = str(row.get("group", "") or "").strip() or speaker
+            rows.append({
+                "recording": recording,
+                "speaker": speaker,
+                "group": group,
+                "gender": normalise_gender(row.get("gender", ""), where),
+                "age": parse_age(row.get("age", ""), where),
+                "audio_path": str(audio),
+                "offset": offset,
+                "duration": min(duration, file_duration - offset),
+                "sample_rate": sample_rate,
+            })
+        return rows
+
+    @staticmethod
+    def _number(cell: object, default: float, column: str, where: str) -> float:
+        text = str(cell if cell is not None else "").strip()
+        if not text:
+            return default
+        try:
+            return float(text)
+        except ValueError:
+            raise InputError(where, f"{column} {text!r} is not a number") from None
+
+    # ------------------------------------------------------------------ labels
+    def label_files(self) -> dict[str, dict[str, Path]]:
+        """{dimension: {recording: path}} of the label files found under `labels_dir`."""
+        labels_dir = resolve_path(self.root, self.options["labels_dir"])
+        if not labels_dir.is_dir():
+            raise InputError(labels_dir, "label folder does not exist")
+        regex = pattern_regex(self.options["label_pattern"])
+        found: dict[str, dict[str, Path]] = {}
+        for path in sorted(p for p in labels_dir.rglob("*") if p.is_file()):
+            match = regex.match(path.relative_to(labels_dir).as_posix())
+            if not match:
+                log.warning("%s: matches no label pattern (%s); ignored", path, self.options["label_pattern"])
+                continue
+            found.setdefault(match["dimension"], {})[match["recording"]] = path
+        return found
+
+    def labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
+        """Gold standard per recording on the `step` grid covering the recording."""
+        manifest = self.manifest()
+        files = self.label_files()
+        labels_dir = resolve_path(self.root, self.options["labels_dir"])
+        check_dimensions(dimensions, files, labels_dir)
+        parts = []
+        for dimension in dimensions:
+            check_same_sets(manifest["recording"], files[dimension], labels_dir / dimension)
+            for rec in manifest.itertuples(index=False):
+                path = files[dimension][rec.recording]
+                times, values = read_time_value_csv(path)
+                check_trace(times, values, path, max_gap=self.options["max_gap"])
+                check_coverage(times, 0.0, rec.duration, path, self.options["tolerance"])
+                parts.append((rec.recording, dimension,
+                              resample_trace(times, values, frame_times(rec.duration, step))))
+        return label_frame(parts, step)
