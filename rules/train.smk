@@ -16,6 +16,7 @@ rule train_network:
         p=train_params,
     wildcard_constraints:
         model=alternation(NET_MODELS),
+    threads: 4
     resources:
         gpu=1,
         mem_mb=8000,

@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
+import torch
+
 from emotrace.experiment import by_partition, read_split, train_system
 from emotrace.logs import job_logger
 
 log = job_logger(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 w, p = snakemake.wildcards, snakemake.params.p
 parts = by_partition(read_split(snakemake.input.split), snakemake.input.segments)
 feature_args = {}

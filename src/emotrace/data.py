@@ -1,0 +1,157 @@
+"""Datasets over segment files: 6 s of audio (or the matching feature rows), the chosen label dimensions and the mask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from emotrace.errors import InputError
+from emotrace.segments import SEGMENT_FRAMES, SEGMENT_SAMPLES
+
+Normaliser = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Segments:
+    """The arrays of one recording's segment file, labels reduced to the requested dimensions."""
+
+    path: Path
+    recording: str
+    tiling: str
+    audio: np.ndarray  # (n, 96000) float32
+    labels: np.ndarray  # (n, 150, D) float32
+    mask: np.ndarray  # (n, 150) bool
+    frame0: np.ndarray  # (n,) int64
+
+    def __len__(self) -> int:
+        return len(self.frame0)
+
+
+def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
+    """Read and check a segment .npz (docs/architecture.md) and keep the label dimensions named in `dimensions`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError) as err:
+        raise InputError(path, f"cannot read segment file ({err})") from err
+    missing = [k for k in ("audio", "labels", "mask", "frame0", "dimensions", "recording", "tiling") if k not in arrays]
+    if missing:
+        raise InputError(path, f"segment file lacks keys {missing}")
+    audio, labels, mask, frame0 = arrays["audio"], arrays["labels"], arrays["mask"], arrays["frame0"]
+    n = len(frame0)
+    available = [str(d) for d in arrays["dimensions"]]
+    expected = {
+        "audio": (n, SEGMENT_SAMPLES),
+        "labels": (n, SEGMENT_FRAMES, len(available)),
+        "mask": (n, SEGMENT_FRAMES),
+        "frame0": (n,),
+    }
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            raise InputError(path, f"{key!r} has shape {arrays[key].shape}, expected {shape}")
+    absent = [d for d in dimensions if d not in available]
+    if absent:
+        raise InputError(path, f"dimensions {absent} not in the segment file; available: {available}")
+    columns = [available.index(d) for d in dimensions]
+    return Segments(
+        path=path,
+        recording=str(arrays["recording"]),
+        tiling=str(arrays["tiling"]),
+        audio=np.ascontiguousarray(audio, dtype=np.float32),
+        labels=np.ascontiguousarray(labels[:, :, columns], dtype=np.float32),
+        mask=mask.astype(bool),
+        frame0=frame0.astype(np.int64),
+    )
+
+
+def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> np.ndarray:
+    """Read a feature .npz's `values` (n_frames, F) as float32, normalised with train-only statistics if given."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "values" not in npz.files:
+                raise InputError(path, f"feature file lacks key 'values' (has {npz.files})")
+            values = npz["values"]
+    except (OSError, ValueError, EOFError) as err:
+        raise InputError(path, f"cannot read feature file ({err})") from err
+    if values.ndim != 2:
+        raise InputError(path, f"'values' must be (n_frames, F), got shape {values.shape}")
+    if normalise is not None:
+        values = normalise(values)
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    if not np.isfinite(values).all():
+        raise InputError(path, "features contain NaN or infinite values (after normalisation)")
+    return values
+
+
+def feature_window(rows: np.ndarray, frame0: int) -> np.ndarray:
+    """Rows [frame0, frame0 + 150) of a recording's features, zero where the recording has no row."""
+    window = np.zeros((SEGMENT_FRAMES, rows.shape[1]), dtype=np.float32)
+    lo, hi = max(frame0, 0), min(frame0 + SEGMENT_FRAMES, len(rows))
+    if hi > lo:
+        window[lo - frame0 : hi - frame0] = rows[lo:hi]
+    return window
+
+
+class SegmentDataset(Dataset):
+    """Segments of several recordings; item i is (input, labels (150, D), mask (150,), recording index, frame0).
+
+    The input is the segment's audio (96000,) or, when `features` maps recordings to feature files,
+    the recording's feature rows for the segment's 150 label frames (150, F), normalised by
+    `normalise` (built from training-set statistics) and zero past the end of the recording.
+    Everything is held in memory as float32 (about 1-2 GB for RECOLA's training partition).
+    """
+
+    def __init__(
+        self,
+        segment_files: Sequence[str | Path],
+        dimensions: Sequence[str],
+        features: Mapping[str, str | Path] | None = None,
+        normalise: Normaliser | None = None,
+    ):
+        if not segment_files:
+            raise InputError("segment files", "no segment file given")
+        self.dimensions = list(dimensions)
+        self.files = [load_segments(path, self.dimensions) for path in segment_files]
+        self.recordings = [f.recording for f in self.files]
+        self.input_kind = "audio" if features is None else "features"
+        self.feature_rows: list[np.ndarray] = []
+        if features is not None:
+            for seg in self.files:
+                if seg.recording not in features:
+                    raise InputError(seg.path, f"no feature file for recording {seg.recording!r}")
+                rows = load_feature_rows(features[seg.recording], normalise)
+                used = (seg.frame0[:, None] + np.arange(SEGMENT_FRAMES))[seg.mask]
+                if used.size and (used.min() < 0 or used.max() >= len(rows)):
+                    raise InputError(
+                        features[seg.recording],
+                        f"has {len(rows)} rows but {seg.path} needs label frames {used.min()}..{used.max()}",
+                    )
+                self.feature_rows.append(rows)
+            widths = {rows.shape[1] for rows in self.feature_rows}
+            if len(widths) != 1:
+                raise InputError("features", f"feature files disagree on the number of features: {sorted(widths)}")
+        self.index = [(f, s) for f, seg in enumerate(self.files) for s in range(len(seg))]
+
+    @property
+    def n_features(self) -> int | None:
+        """Width of a feature input (after normalisation), None for audio input."""
+        return self.feature_rows[0].shape[1] if self.feature_rows else None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int):
+        f, s = self.index[i]
+        seg = self.files[f]
+        if self.feature_rows:
+            x = torch.from_numpy(feature_window(self.feature_rows[f], int(seg.frame0[s])))
+        else:
+            x = torch.from_numpy(seg.audio[s])
+        return x, torch.from_numpy(seg.labels[s]), torch.from_numpy(seg.mask[s]), f, int(seg.frame0[s])

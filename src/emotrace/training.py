@@ -1,0 +1,467 @@
+"""Training with early stopping on dev CCC, resumable checkpoints, and dev/test predictions as full-length traces.
+
+One code path for CPU and GPU (only `.to(device)` differs); every random choice comes from
+`TrainSettings.seed`, and `last.pt` holds everything (weights, optimiser, RNG states, history)
+needed for a killed job, started again, to end exactly where an uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from emotrace.data import Normaliser, SegmentDataset
+from emotrace.errors import InputError
+from emotrace.io import atomic_write, write_csv
+from emotrace.losses import OBJECTIVES
+from emotrace.metrics import ccc
+from emotrace.models import build_model
+from emotrace.predictions import assemble, to_frame, write_predictions
+from emotrace.segments import SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
+
+MODEL_FORMAT = "emotrace-model/1"
+RESUME_FORMAT = "emotrace-resume/1"
+OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
+# Settings that may change between a killed run and its restart without changing the numbers.
+RESUMABLE_CHANGES = ("max_epochs", "num_workers", "device")
+
+
+@dataclass
+class TrainSettings:
+    """Everything that determines a training run (the papers' values live in emotrace.systems)."""
+
+    model: str
+    dimensions: list[str]
+    objective: str = "ccc"
+    model_kwargs: dict = field(default_factory=dict)
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    batch_size: int = 50
+    max_epochs: int = 100
+    patience: int = 10
+    seed: int = 1
+    num_workers: int = 0
+    grad_clip: float | None = None
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        where = f"training settings of {self.model!r}"
+        self.dimensions = list(self.dimensions)
+        self.model_kwargs = dict(self.model_kwargs)
+        if not self.dimensions:
+            raise InputError(where, "no dimension to train on")
+        if self.objective not in OBJECTIVES:
+            raise InputError(where, f"unknown objective {self.objective!r}; valid: {sorted(OBJECTIVES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(where, f"unknown optimizer {self.optimizer!r}; valid: {sorted(OPTIMIZERS)}")
+        if not (self.lr > 0 and self.batch_size >= 1 and self.max_epochs >= 1 and self.patience >= 1):
+            raise InputError(where, "lr must be > 0 and batch_size, max_epochs, patience >= 1")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise InputError(where, f"grad_clip must be positive or null, got {self.grad_clip}")
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite; the message names the epoch and batch."""
+
+
+@dataclass
+class TrainedModel:
+    """A model rebuilt from model.pt, with what is needed to feed it and read its outputs."""
+
+    module: nn.Module
+    name: str
+    dimensions: list[str]
+    objective: str
+    model_kwargs: dict
+    n_features: int | None
+    feature_set: str | None
+    feature_stats: dict[str, np.ndarray] | None
+    label_offset: int
+    checkpoint: dict  # every other entry of the file (format, best epoch, dev CCC ...)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> cuda if available, else cpu; anything else is passed to torch.device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch and ask torch for deterministic kernels (warning where none exists)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS; must precede CUDA use
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def rng_state(loader_generator: torch.Generator) -> dict:
+    """Every RNG state as tensors and plain Python values, so that torch.load(weights_only=True) reads it back."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all(),
+        "loader": loader_generator.get_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+    }
+
+
+def set_rng_state(state: dict, loader_generator: torch.Generator) -> None:
+    """Inverse of rng_state."""
+    torch.set_rng_state(state["torch"])
+    torch.cuda.set_rng_state_all(state["cuda"])
+    loader_generator.set_state(state["loader"])
+    np_state = state["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["cached"]))
+    py_state = state["python"]
+    random.setstate((py_state["version"], tuple(py_state["internal"]), py_state["gauss_next"]))
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's weights."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def save_torch(obj, path: Path) -> None:
+    """torch.save through atomic_write: a killed job never leaves a half-written checkpoint."""
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path: Path, what: str) -> dict:
+    """torch.load(weights_only=True) of a dict; anything else is an InputError naming the file."""
+    if not path.is_file():
+        raise InputError(path, f"no such {what} file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError ... for foreign files
+        raise InputError(path, f"not an {what} file (cannot be read as a weights-only torch file: {err})") from err
+    return obj if isinstance(obj, dict) else {}
+
+
+# ---------------------------------------------------------------- prediction
+
+def predict_segments(model: nn.Module, dataset: SegmentDataset, device: torch.device, batch_size: int) -> list[np.ndarray]:
+    """The model's outputs (n, 150, D) for every segment file of `dataset`, in file and segment order."""
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for x, labels, *_ in loader:
+            y = model(x.to(device))
+            check_output(y, labels, model)
+            outputs.append(y.float().cpu().numpy())
+    out = np.concatenate(outputs)
+    bounds = np.cumsum([len(f) for f in dataset.files])[:-1]
+    return np.split(out, bounds)
+
+
+def check_output(y: torch.Tensor, labels: torch.Tensor, model: nn.Module) -> None:
+    """A model must give one row per label frame: (B, 150, D)."""
+    if tuple(y.shape) != tuple(labels.shape):
+        raise RuntimeError(f"model {type(model).__name__} gave outputs of shape {tuple(y.shape)}, expected {tuple(labels.shape)}")
+
+
+def require_eval(dataset: SegmentDataset) -> SegmentDataset:
+    """Only contiguous (eval) tilings can be put back together into traces."""
+    for seg in dataset.files:
+        if seg.tiling != "eval":
+            raise InputError(seg.path, f"tiling is {seg.tiling!r}; predictions need the contiguous 'eval' tiling")
+    return dataset
+
+
+def traces(dataset: SegmentDataset, outputs: list[np.ndarray]):
+    """Per recording: (recording, frames, prediction (m, D), gold (m, D)) re-assembled from contiguous segments."""
+    for seg, out in zip(require_eval(dataset).files, outputs):
+        pred = assemble(out, seg.frame0, seg.mask, where=str(seg.path))
+        gold = assemble(seg.labels, seg.frame0, seg.mask, where=str(seg.path))
+        yield seg.recording, pred.frames, pred.values, gold.values
+
+
+def dev_scores(dataset: SegmentDataset, outputs: list[np.ndarray]) -> dict[str, float]:
+    """CCC per dimension on all recordings concatenated (AV+EC 2015 protocol), plus their mean."""
+    pieces = list(traces(dataset, outputs))
+    pred = np.concatenate([p for _, _, p, _ in pieces])
+    gold = np.concatenate([g for _, _, _, g in pieces])
+    scores = {d: ccc(pred[:, i], gold[:, i], where=f"dev predictions [{d}]") for i, d in enumerate(dataset.dimensions)}
+    scores["mean"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def prediction_frame(dataset: SegmentDataset, outputs: list[np.ndarray], partition: str) -> pd.DataFrame:
+    """Rows of predictions.csv for every recording of `dataset`."""
+    frames = [to_frame(rec, partition, dataset.dimensions, fr, p, g) for rec, fr, p, g in traces(dataset, outputs)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def predict(
+    trained: TrainedModel,
+    segment_files: Sequence[str | Path],
+    partition: str,
+    device: str = "auto",
+    batch_size: int = 50,
+    features: Mapping[str, str | Path] | None = None,
+    normalise: Normaliser | None = None,
+) -> pd.DataFrame:
+    """Predictions (predictions.csv rows) of a trained model on eval-tiled segment files."""
+    dataset = SegmentDataset(segment_files, trained.dimensions, features, normalise)
+    check_input_kind(trained.module, dataset, trained.name)
+    dev = resolve_device(device)
+    model = trained.module.to(dev)
+    return prediction_frame(dataset, predict_segments(model, dataset, dev, batch_size), partition)
+
+
+def check_input_kind(model: nn.Module, dataset: SegmentDataset, name: str) -> None:
+    """Audio models need segment audio, feature models need feature files."""
+    kind = getattr(model, "input_kind", None)
+    if kind != dataset.input_kind:
+        raise InputError(f"model {name!r}", f"takes {kind!r} input but the data give {dataset.input_kind!r}")
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def model_checkpoint(
+    settings: TrainSettings, model: nn.Module, state: dict, n_features: int | None, label_offset: int,
+    feature_set: str | None, feature_stats: Mapping[str, np.ndarray] | None, extra: dict,
+) -> dict:
+    """The contents of model.pt: enough to rebuild the model from the file alone."""
+    checkpoint = {
+        "format": MODEL_FORMAT,
+        "model": settings.model,
+        "model_kwargs": dict(settings.model_kwargs),
+        "n_outputs": len(settings.dimensions),
+        "n_features": n_features,
+        "dimensions": list(settings.dimensions),
+        "objective": settings.objective,
+        "state_dict": state,
+        "sample_rate": SAMPLE_RATE,
+        "segment_samples": SEGMENT_SAMPLES,
+        "segment_frames": SEGMENT_FRAMES,
+        "label_offset": label_offset,
+        **extra,
+    }
+    if feature_set is not None or feature_stats is not None:
+        checkpoint["feature_set"] = feature_set
+        checkpoint["feature_stats"] = (
+            None if feature_stats is None else {k: torch.as_tensor(np.asarray(v)) for k, v in feature_stats.items()}
+        )
+    return checkpoint
+
+
+def load_model(path: str | Path, expected_model: str | None = None, device: str = "cpu") -> TrainedModel:
+    """Rebuild a model from model.pt; InputError naming the file if it is not one, or holds another model."""
+    path = Path(path)
+    ckpt = load_torch(path, "emotrace model checkpoint")
+    if ckpt.get("format") != MODEL_FORMAT:
+        raise InputError(path, f"not an emotrace model checkpoint (format {ckpt.get('format')!r}, expected {MODEL_FORMAT!r})")
+    if expected_model is not None and ckpt["model"] != expected_model:
+        raise InputError(path, f"holds model {ckpt['model']!r}, expected {expected_model!r}")
+    module = build_model(ckpt["model"], ckpt["n_outputs"], n_features=ckpt["n_features"], **ckpt["model_kwargs"])
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        raise InputError(path, f"weights do not fit model {ckpt['model']!r}: {err}") from err
+    module.to(resolve_device(device)).eval()
+    stats = ckpt.get("feature_stats")
+    return TrainedModel(
+        module=module,
+        name=ckpt["model"],
+        dimensions=list(ckpt["dimensions"]),
+        objective=ckpt["objective"],
+        model_kwargs=dict(ckpt["model_kwargs"]),
+        n_features=ckpt["n_features"],
+        feature_set=ckpt.get("feature_set"),
+        feature_stats=None if stats is None else {k: v.numpy() for k, v in stats.items()},
+        label_offset=int(ckpt["label_offset"]),
+        checkpoint={k: v for k, v in ckpt.items() if k != "state_dict"},
+    )
+
+
+def fingerprint(settings: TrainSettings, train_files, dev_files, feature_set: str | None) -> str:
+    """What last.pt must have been written with for a restart to continue it."""
+    plain = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE_CHANGES}
+    plain["train_files"] = [Path(p).name for p in train_files]
+    plain["dev_files"] = [Path(p).name for p in dev_files]
+    plain["feature_set"] = feature_set
+    return json.dumps(plain, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------- training
+
+def history_columns(dimensions: Sequence[str]) -> list[str]:
+    """Columns of history.csv."""
+    return ["epoch", "train_loss", *[f"dev_ccc_{d}" for d in dimensions], "dev_ccc_mean", "seconds"]
+
+
+def train_epoch(model, loader, loss_fn, optimizer, device, grad_clip, epoch: int) -> float:
+    """One pass over the training data; the mean loss per segment. NaN/inf raises NonFiniteLoss."""
+    model.train()
+    total, count = 0.0, 0
+    for batch, (x, labels, mask, *_) in enumerate(loader, start=1):
+        x, labels, mask = x.to(device), labels.to(device), mask.to(device)
+        y = model(x)
+        check_output(y, labels, model)
+        loss = loss_fn(y, labels, mask)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise NonFiniteLoss(
+                f"epoch {epoch} batch {batch}: training loss is {value}; "
+                "lower the learning rate or set grad_clip (no predictions were written)"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        total += value * len(x)
+        count += len(x)
+    return total / count
+
+
+def resume_state(path: Path, key: str, model: nn.Module, optimizer, generator: torch.Generator,
+                 log: logging.Logger) -> dict:
+    """The loop's state from `path` (restoring weights, optimiser and RNGs) if it continues this run, else a fresh one."""
+    state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "best_state": None,
+             "bad_epochs": 0, "stopped": False, "history": []}
+    if not path.exists():
+        return state
+    saved = load_torch(path, "emotrace resume checkpoint")
+    if saved.get("format") != RESUME_FORMAT or saved.get("fingerprint") != key:
+        log.warning("ignoring %s: written by another run or other settings; starting afresh", path)
+        return state
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    set_rng_state(saved["rng"], generator)
+    log.info("resuming from %s after epoch %d", path, saved["epoch"])
+    return {k: saved[k] for k in state}
+
+
+def train(
+    settings: TrainSettings,
+    train_files: Sequence[str | Path],
+    dev_files: Sequence[str | Path],
+    test_files: Sequence[str | Path],
+    out_dir: str | Path,
+    log: logging.Logger,
+    features: Mapping[str, str | Path] | None = None,
+    normalise: Normaliser | None = None,
+    feature_set: str | None = None,
+    feature_stats: Mapping[str, np.ndarray] | None = None,
+    after_epoch: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train, keep the best dev epoch, and write model.pt, history.csv and predictions.csv to `out_dir`.
+
+    `features` maps recording -> feature file for feature models (None for audio models);
+    `normalise` z-normalises feature rows with train-only statistics, and `feature_set` /
+    `feature_stats` are stored in model.pt so the model can be used later on its own.
+    `last.pt` is written after every epoch and removed at the end; if it exists at the
+    start, training continues from it. `after_epoch(epoch, history_row)` is called after
+    each epoch's checkpoint (progress reporting). Returns a summary dict.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(settings.device)
+    seed_everything(settings.seed)
+    dims = settings.dimensions
+
+    train_set = SegmentDataset(train_files, dims, features, normalise)
+    dev_set = require_eval(SegmentDataset(dev_files, dims, features, normalise))
+    test_set = require_eval(SegmentDataset(test_files, dims, features, normalise)) if test_files else None
+    label_offset = first_frame(dev_set, test_set)
+    model = build_model(settings.model, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
+    check_input_kind(model, train_set, settings.model)
+    model.to(device)
+    n_params = count_parameters(model)
+    log.info("model %s", model.describe())
+    log.info("%d trainable parameters; device %s; %d train segments (%d recordings), %d dev segments (%d recordings)",
+             n_params, device, len(train_set), len(train_set.files), len(dev_set), len(dev_set.files))
+
+    optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr)
+    loss_fn = OBJECTIVES[settings.objective]
+    generator = torch.Generator().manual_seed(settings.seed)
+    loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True,
+                        num_workers=settings.num_workers, generator=generator)
+
+    last_path, key = out_dir / "last.pt", fingerprint(settings, train_files, dev_files, feature_set)
+    state = resume_state(last_path, key, model, optimizer, generator, log)
+
+    columns = history_columns(dims)
+    while state["epoch"] < settings.max_epochs and not state["stopped"]:
+        epoch = state["epoch"] + 1
+        start = time.perf_counter()
+        train_loss = train_epoch(model, loader, loss_fn, optimizer, device, settings.grad_clip, epoch)
+        scores = dev_scores(dev_set, predict_segments(model, dev_set, device, settings.batch_size))
+        seconds = time.perf_counter() - start
+        if scores["mean"] > state["best_score"]:
+            state.update(best_score=scores["mean"], best_epoch=epoch, best_state=cpu_state(model), bad_epochs=0)
+        else:
+            state["bad_epochs"] += 1
+        state["stopped"] = state["bad_epochs"] >= settings.patience
+        state["epoch"] = epoch
+        row = {"epoch": epoch, "train_loss": train_loss, **{f"dev_ccc_{d}": scores[d] for d in dims},
+               "dev_ccc_mean": scores["mean"], "seconds": seconds}
+        state["history"].append(row)
+        write_csv(pd.DataFrame(state["history"], columns=columns), out_dir / "history.csv")
+        save_torch({"format": RESUME_FORMAT, "fingerprint": key, "model": cpu_state(model),
+                    "optimizer": optimizer.state_dict(), "rng": rng_state(generator), **state}, last_path)
+        per_dim = " ".join(f"{d} {scores[d]:.4f}" for d in dims)
+        log.info("epoch %d train_loss %.4f dev_ccc %.4f (%s) seconds %.1f", epoch, train_loss, scores["mean"], per_dim, seconds)
+        if state["stopped"]:
+            log.info("early stop: no dev improvement for %d epochs; best epoch %d (dev_ccc %.4f)",
+                     settings.patience, state["best_epoch"], state["best_score"])
+        if after_epoch is not None:
+            after_epoch(epoch, row)
+
+    model.load_state_dict(state["best_state"])
+    best_row = state["history"][state["best_epoch"] - 1]
+    extra = {"best_epoch": state["best_epoch"], "dev_ccc": {d: best_row[f"dev_ccc_{d}"] for d in dims}, "seed": settings.seed}
+    save_torch(model_checkpoint(settings, model, state["best_state"], train_set.n_features, label_offset,
+                                feature_set, feature_stats, extra), out_dir / "model.pt")
+
+    tables = [prediction_frame(dev_set, predict_segments(model, dev_set, device, settings.batch_size), "dev")]
+    if test_set is not None:
+        tables.append(prediction_frame(test_set, predict_segments(model, test_set, device, settings.batch_size), "test"))
+    write_predictions(pd.concat(tables, ignore_index=True), out_dir / "predictions.csv")
+    last_path.unlink(missing_ok=True)
+    log.info("best epoch %d dev_ccc %.4f; wrote %s", state["best_epoch"], state["best_score"], out_dir)
+    return {
+        "epochs": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "dev_ccc": extra["dev_ccc"],
+        "dev_ccc_mean": state["best_score"],
+        "stopped_early": state["stopped"],
+        "n_parameters": n_params,
+        "device": str(device),
+    }
+
+
+def first_frame(*datasets: SegmentDataset | None) -> int:
+    """The label frame of an eval-tiled recording's first segment (the alignment offset, 0 or 1); all must agree."""
+    offsets = {int(seg.frame0[0]) for ds in datasets if ds is not None for seg in ds.files}
+    if len(offsets) != 1:
+        raise InputError("segment files", f"eval-tiled recordings start at different label frames {sorted(offsets)}")
+    return offsets.pop()

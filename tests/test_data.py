@@ -1,0 +1,111 @@
+"""Segment datasets: shapes, dimension selection by name, feature rows aligned with frame0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from emotrace.data import SegmentDataset, load_segments
+from emotrace.errors import InputError
+from emotrace.io import write_npz
+from emotrace.segments import segment_recording
+
+DIMS = ["arousal", "valence", "dominance"]
+
+
+def write_recording(folder, name, n_labels, alignment="start", hop=None, seed=0):
+    """A segment file whose labels say (frame index, 10 x frame index, -frame index) and whose audio is noise."""
+    rng = np.random.default_rng(seed)
+    audio = rng.standard_normal(n_labels * 640 - 200).astype(np.float32)
+    frames = np.arange(n_labels, dtype=np.float32)
+    labels = np.stack([frames, 10 * frames, -frames], axis=1)
+    path = folder / f"{name}.npz"
+    write_npz(path, **segment_recording(audio, labels, DIMS, name, alignment, hop))
+    return path
+
+
+def write_features(folder, name, n_rows, n_features=4):
+    """Feature rows that encode their own row index: row k = (k, k+1, ..., k+F-1)."""
+    values = np.arange(n_rows, dtype=np.float32)[:, None] + np.arange(n_features, dtype=np.float32)[None, :]
+    path = folder / f"{name}.feat.npz"
+    write_npz(path, values=values, names=np.array([f"f{i}" for i in range(n_features)]))
+    return path
+
+
+def test_audio_items_and_dimension_selection(tmp_path):
+    files = [write_recording(tmp_path, "a", 400, hop=75), write_recording(tmp_path, "b", 200, seed=1)]
+    ds = SegmentDataset(files, ["valence", "arousal"])
+    assert ds.input_kind == "audio" and ds.n_features is None
+    assert len(ds) == len(load_segments(files[0], DIMS)) + 2
+    assert ds.recordings == ["a", "b"]
+    x, labels, mask, rec, frame0 = ds[1]
+    assert x.shape == (96000,) and x.dtype == torch.float32
+    assert labels.shape == (150, 2) and mask.shape == (150,) and mask.dtype == torch.bool
+    assert rec == 0 and frame0 == 75
+    # valence first (10 x frame), then arousal (frame), in the order asked for
+    np.testing.assert_array_equal(labels[:, 0].numpy(), 10 * np.arange(75, 225))
+    np.testing.assert_array_equal(labels[:, 1].numpy(), np.arange(75, 225))
+    with np.load(files[0]) as npz:
+        np.testing.assert_array_equal(x.numpy(), npz["audio"][1])
+    batch = next(iter(DataLoader(ds, batch_size=4)))
+    assert batch[0].shape == (4, 96000) and batch[1].shape == (4, 150, 2) and batch[3].tolist() == [0, 0, 0, 0]
+
+
+def test_missing_dimension_names_file_and_available(tmp_path):
+    path = write_recording(tmp_path, "a", 200)
+    with pytest.raises(InputError, match=r"\['power'\].*available: \['arousal', 'valence', 'dominance'\]") as err:
+        SegmentDataset([path], ["arousal", "power"])
+    assert str(path) in str(err.value)
+
+
+def test_malformed_segment_file(tmp_path):
+    bad = tmp_path / "bad.npz"
+    write_npz(bad, audio=np.zeros((2, 100), np.float32))
+    with pytest.raises(InputError, match="lacks keys") as err:
+        SegmentDataset([bad], ["arousal"])
+    assert str(bad) in str(err.value)
+    arrays = dict(np.load(write_recording(tmp_path, "c", 200)))
+    arrays["mask"] = arrays["mask"][:, :100]
+    write_npz(bad, **arrays)
+    with pytest.raises(InputError, match="'mask' has shape"):
+        SegmentDataset([bad], ["arousal"])
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(InputError, match="cannot read segment file"):
+        SegmentDataset([tmp_path / "junk.npz"], ["arousal"])
+
+
+@pytest.mark.parametrize("alignment", ["start", "end"])
+def test_feature_rows_follow_frame0_and_are_zero_past_the_end(tmp_path, alignment):
+    path = write_recording(tmp_path, "a", 400, alignment=alignment, hop=75)
+    feats = {"a": write_features(tmp_path, "a", 400)}
+    shift = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    ds = SegmentDataset([path], ["arousal"], features=feats, normalise=lambda v: (v - shift) / 2.0)
+    assert ds.input_kind == "features" and ds.n_features == 4
+    for i in range(len(ds)):
+        x, labels, mask, _, frame0 = ds[i]
+        assert x.shape == (150, 4)
+        rows = frame0 + np.arange(150)
+        inside = rows < 400
+        # row k of the features belongs to label frame k, i.e. to the label value k
+        np.testing.assert_array_equal(x[inside, 0].numpy(), (rows[inside] - 1.0) / 2.0)
+        np.testing.assert_array_equal(labels[mask.numpy(), 0].numpy(), rows[mask.numpy()])
+        assert (x[~inside] == 0).all()
+        assert inside[mask.numpy()].all()
+    assert not ds[len(ds) - 1][2].all()  # the last segment runs past the end
+
+
+def test_feature_errors_name_the_file(tmp_path):
+    path = write_recording(tmp_path, "a", 400)
+    with pytest.raises(InputError, match="no feature file for recording 'a'"):
+        SegmentDataset([path], ["arousal"], features={})
+    short = write_features(tmp_path, "a", 300)
+    with pytest.raises(InputError, match="has 300 rows") as err:
+        SegmentDataset([path], ["arousal"], features={"a": short})
+    assert str(short) in str(err.value)
+    nan = tmp_path / "nan.npz"
+    write_npz(nan, values=np.full((400, 2), np.nan, np.float32))
+    with pytest.raises(InputError, match="NaN") as err:
+        SegmentDataset([path], ["arousal"], features={"a": nan})
+    assert str(nan) in str(err.value)
