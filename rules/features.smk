@@ -2,6 +2,9 @@
 # normalisation statistics per feature set.
 
 
+ruleorder: feature_stats > extract_features
+
+
 rule extract_features:
     input:
         audio=f"{RES}/preprocess/{{recording}}.npy",

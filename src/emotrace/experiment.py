@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from emotrace.errors import InputError
 from emotrace.io import write_csv
+from emotrace.normalise import apply_stats, load_stats
 from emotrace.predictions import to_frame
 from emotrace.svr import fit_svr_grid
 from emotrace.training import TrainSettings, train
@@ -135,3 +137,14 @@ def svr_experiment(
                 pred = model.predict(x)
                 tables.append(to_frame(rec, part, [dim], np.arange(len(y)), pred[:, None], y[:, None]))
     return pd.concat(tables, ignore_index=True), pd.concat(grids, ignore_index=True)
+
+
+def feature_inputs(stats_path: str | Path, feature_files: Sequence[str | Path], feature_set: str) -> dict:
+    """Trainer arguments for a feature model: feature files, the train-only normaliser, and what model.pt stores."""
+    stats = load_stats(stats_path)
+    return {
+        "features": feature_map(feature_files),
+        "normalise": partial(apply_stats, stats=stats),
+        "feature_set": feature_set,
+        "feature_stats": stats,
+    }

@@ -244,6 +244,16 @@ def check_input_kind(model: nn.Module, dataset: SegmentDataset, name: str) -> No
 
 # ---------------------------------------------------------------- checkpoints
 
+def _storable(value):
+    """Numbers as tensors, strings (feature names) as a plain list: both load with weights_only=True."""
+    array = np.asarray(value)
+    if array.dtype.kind in "US":
+        return [str(v) for v in array.reshape(-1)]
+    if array.dtype.kind == "O":
+        return list(value)
+    return torch.as_tensor(array)
+
+
 def model_checkpoint(
     settings: TrainSettings, model: nn.Module, state: dict, n_features: int | None, label_offset: int,
     feature_set: str | None, feature_stats: Mapping[str, np.ndarray] | None, extra: dict,
@@ -266,9 +276,9 @@ def model_checkpoint(
     }
     if feature_set is not None or feature_stats is not None:
         checkpoint["feature_set"] = feature_set
-        checkpoint["feature_stats"] = (
-            None if feature_stats is None else {k: torch.as_tensor(np.asarray(v)) for k, v in feature_stats.items()}
-        )
+        checkpoint["feature_stats"] = None if feature_stats is None else {
+            k: _storable(v) for k, v in feature_stats.items()
+        }
     return checkpoint
 
 
@@ -295,7 +305,9 @@ def load_model(path: str | Path, expected_model: str | None = None, device: str 
         model_kwargs=dict(ckpt["model_kwargs"]),
         n_features=ckpt["n_features"],
         feature_set=ckpt.get("feature_set"),
-        feature_stats=None if stats is None else {k: v.numpy() for k, v in stats.items()},
+        feature_stats=None if stats is None else {
+            k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in stats.items()
+        },
         label_offset=int(ckpt["label_offset"]),
         checkpoint={k: v for k, v in ckpt.items() if k != "state_dict"},
     )

@@ -1,0 +1,145 @@
+"""The `emotrace` command: `predict` traces for any recording with a trained model, `show` the results' tables.
+
+Exit status: 0 when everything succeeded, 1 when some input file (or, for `show`, the
+results) failed, 2 for usage errors and models that cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from emotrace.errors import InputError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    top = argparse.ArgumentParser(prog="emotrace", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    predict = sub.add_parser(
+        "predict",
+        help="arousal/valence traces (40 ms step) for audio files with a trained model",
+        description="Write <out>/<stem>.csv (time and one column per dimension) for every recording; "
+                    "recordings of any length, rate and channel count are processed in 6 s tiles.",
+    )
+    predict.add_argument("inputs", nargs="+", metavar="AUDIO_OR_FOLDER",
+                         help="audio files (WAV, FLAC, ...) or folders searched for them")
+    predict.add_argument("--model", required=True, type=Path,
+                         help="a model.pt, or a trained-model folder results/<corpus>/train/<model>/<objective>/<target>/seed<N>")
+    predict.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default: predictions)")
+    predict.add_argument("--plot", action="store_true", help="also write <stem>.png: the traces over the waveform")
+    predict.add_argument("--dimensions", nargs="+", metavar="DIM", help="dimensions to predict (default: all the model has)")
+    predict.add_argument("--no-postprocess", action="store_true", help="write the raw model outputs")
+    predict.add_argument("--postprocess-settings", type=Path, metavar="FILE",
+                         help="settings.json to use instead of the one the pipeline wrote for the model")
+    predict.add_argument("--batch-size", type=_positive_int, default=16,
+                         help="6 s segments per forward pass; bounds memory (default: 16)")
+    predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                         help="auto: cuda when available, else cpu")
+
+    show = sub.add_parser("show", help="print the papers' tables found under a results folder and where outputs are")
+    show.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    return top
+
+
+def _error(message: str) -> None:
+    tqdm.write(f"error: {message}", file=sys.stderr)
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Predict every input; a bad file is reported and skipped, the others are still processed."""
+    import torch
+
+    from emotrace.inference import audio_inputs, load_predictor, plot_traces, summary, write_trace_csv
+
+    if args.no_postprocess and args.postprocess_settings is not None:
+        _error("--no-postprocess and --postprocess-settings exclude each other")
+        return EXIT_USAGE
+    try:
+        predictor, note = load_predictor(args.model, args.dimensions, args.postprocess_settings,
+                                         not args.no_postprocess, args.batch_size, args.device)
+    except InputError as err:
+        _error(str(err))
+        return EXIT_USAGE
+    print(f"model {predictor.trained.name} ({', '.join(predictor.dimensions)}) on {predictor.device}; {note}")
+
+    files, failures = audio_inputs(args.inputs)
+    for err in failures:
+        _error(str(err))
+    outputs: dict[Path, Path] = {}
+    done = 0
+    for path in tqdm(files, desc="recordings", unit="file", disable=None if len(files) > 1 else True):
+        csv = args.out / f"{path.stem}.csv"
+        try:
+            if csv in outputs:
+                raise InputError(path, f"its output {csv} would overwrite that of {outputs[csv]}; rename one of them")
+            prediction = predictor.predict_file(path, progress=True)
+            write_trace_csv(prediction, csv)
+            if args.plot:
+                plot_traces(prediction, csv.with_suffix(".png"))
+            outputs[csv] = path
+        except InputError as err:
+            failures.append(err)
+            _error(str(err))
+            continue
+        except torch.OutOfMemoryError as err:
+            failures.append(InputError(path, f"out of memory ({err})"))
+            _error(f"{path}: out of memory; try a smaller --batch-size ({predictor.batch_size} now)")
+            continue
+        done += 1
+        tqdm.write(f"{summary(prediction)} -> {csv}", file=sys.stdout)
+    print(f"{done} recording(s) written to {args.out}; {len(failures)} failed")
+    return EXIT_OK if not failures else EXIT_FAILED
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print every results/*/tables/*.md and list the main outputs."""
+    results: Path = args.results
+    tables = sorted(results.glob("*/tables/*.md"))
+    if not tables:
+        _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
+        return EXIT_FAILED
+    for table in tables:
+        print(f"## {table}\n")
+        print(table.read_text().rstrip() + "\n")
+    print("## Outputs\n")
+    for corpus in sorted({t.parent.parent for t in tables}):
+        print(f"- {corpus.name}: tables in {corpus / 'tables'}")
+        figures = sorted(p for p in (corpus / "figures").glob("*") if p.is_file())
+        print(f"  figures: {corpus / 'figures'} ({len(figures)} files)" if figures else "  figures: none yet")
+        for stage in ("train", "postprocess", "evaluate"):
+            if (corpus / stage).is_dir():
+                print(f"  {stage}: {corpus / stage}")
+    reports = sorted({*results.glob("report*"), *results.glob("*/report*"), *results.glob("*.html"),
+                      *results.glob("*/*.html")})
+    print("- report: " + (", ".join(map(str, reports)) if reports else "none found under " + str(results)))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `emotrace` console script; returns the exit status."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
+        return int(exit_.code or 0)
+    if args.command == "predict":
+        return predict_command(args)
+    return show_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
