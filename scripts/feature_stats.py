@@ -13,3 +13,5 @@ names = [str(n) for n in np.load(train_files[0])["names"]]
 stats = fit_stats(arrays, names)
 save_stats(snakemake.output[0], stats)
 log.info("statistics from %d training recordings: %s", len(train_files), [f.stem for f in train_files])
+if stats["dropped"]:
+    log.warning("%d columns constant in training, dropped: %s", len(stats["dropped"]), stats["dropped"])
