@@ -18,9 +18,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+FIGURE_RULES := figure_traces figure_cells figure_lime figure_curves figure_bars
+
 run: setup
 	$(SNAKEMAKE) --profile profiles/local --cores $(CORES)
+	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
 	$(PY) -m emotrace.cli show results
+
+# Rebuild every figure, and nothing else, from the cached results of `make run`.
+figures: setup
+	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) figures \
+		--forcerun $(FIGURE_RULES) --allowed-rules figures $(FIGURE_RULES)
+
+report: setup
+	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
 
 test: setup
 	$(PY) -m pytest -q -ra

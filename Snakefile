@@ -6,6 +6,9 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+report: "report/workflow.rst"
+
+
 # config.yaml unless the user names another with --configfile (the two are not merged,
 # so a smaller experiment's `models` do not inherit the default grid's).
 if not config:
@@ -38,6 +41,7 @@ include: "rules/features.smk"
 include: "rules/train.smk"
 include: "rules/postprocess.smk"
 include: "rules/evaluate.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -58,7 +58,7 @@ def all_outputs():
     out = [f"{RES}/split/split.csv"]
     out += [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID]
     out.append(f"{RES}/tables/all_metrics.csv")
-    return out
+    return out + figure_outputs()
 
 
 def feature_inputs(wildcards):
@@ -79,3 +79,50 @@ def train_params(wildcards):
         "settings": systems.model_settings(config, wildcards.model),
         "dimensions": systems.target_dimensions(config, wildcards.target),
     }
+
+
+def figure_runs():
+    """Model -> the runs its figures show: the CCC objective if trained (else its first), the first seed."""
+    seed = config["seeds"][0]
+    out = {}
+    for model in MODELS:
+        objectives = systems.model_settings(config, model)["objectives"]
+        objective = "ccc" if "ccc" in objectives else objectives[0]
+        out[model] = [s for s in GRID if s.model == model and s.objective == objective and s.seed == seed]
+    return out
+
+
+def trace_inputs(wildcards):
+    """Raw dev/test predictions of every model's figure run (all its targets)."""
+    return [f"{system_dir('train', s)}/predictions.csv" for runs in figure_runs().values() for s in runs]
+
+
+def network_run(network, prefer_target):
+    """The figure run of the first model with this network, preferring `prefer_target`; None if absent."""
+    for model, runs in figure_runs().items():
+        if config["models"][model]["network"] == network:
+            by_target = {s.target: s for s in runs}
+            return by_target.get(prefer_target) or by_target.get("joint") or runs[0]
+    return None
+
+
+def test_segments(wildcards):
+    """Segment files of the test partition (the figures analyse unseen recordings)."""
+    split = pd.read_csv(checkpoints.split.get(corpus=CORPUS).output[0], dtype=str)
+    recs = split.loc[split["partition"] == "test", "recording"].tolist()
+    return expand(f"{RES}/segment/{{recording}}.npz", recording=recs)
+
+
+def figure_outputs():
+    """Every figure the config's grid allows (cells need e2e, LIME needs spec)."""
+    if not config["figures"]["enabled"]:
+        return []
+    fig = f"{RES}/figures"
+    out = [f"{fig}/traces_recording.png", f"{fig}/traces_segment.png", f"{fig}/trigeorgis2016_bars.png",
+           f"{fig}/yang2018_bars.png"]
+    out += [f"{fig}/curves/{s.path}.png" for s in GRID if s.model in NET_MODELS]
+    if network_run("e2e", "arousal"):
+        out.append(f"{fig}/cells_e2e.png")
+    if network_run("spec", "valence"):
+        out.append(f"{fig}/lime_spec.png")
+    return out

@@ -1,7 +1,7 @@
 # Speaker- (or conversation-) stratified train/dev/test split.
 
 
-rule split:
+checkpoint split:
     input:
         manifest=f"{RES}/ingest/manifest.csv",
     output:

@@ -1,0 +1,133 @@
+"""Both papers' Table 1 as grouped horizontal bar charts: reproduced vs published test CCC, arousal and valence.
+
+Rows, target preference and the published figures are those of `emotrace.tables`, so a bar
+and the matching table cell always show the same numbers; reproduced bars are the mean over
+seeds with a ±1 std error bar (ddof=1) where there are several. A system without results is
+a labelled gap, never a zero bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+
+from emotrace.errors import InputError
+from emotrace.figures import Output, Rule, new_figure, require_input, save_figure
+from emotrace.tables import DIMENSIONS, MISSING, TRIGEORGIS_PARTS, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS, collect
+
+OURS = {"facecolor": "tab:blue", "edgecolor": "tab:blue"}
+PUBLISHED = {"facecolor": "lightgray", "edgecolor": "dimgray", "hatch": "//"}
+
+
+def read_metrics(files: Sequence[str | Path], rule: Rule = None) -> pd.DataFrame:
+    """`tables.collect` over metrics.csv files, a missing one naming the rule that makes it."""
+    return collect([require_input(path, rule, "metrics") for path in files])
+
+
+def _published(text: str) -> float | None:
+    """The test figure of a published cell ('.684 (.728)' -> 0.684); None where the paper has none."""
+    text = text.strip()
+    if not text or text == MISSING:
+        return None
+    return float(text.split()[0])
+
+
+def system_values(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str],
+                  postprocessed: bool, metric: str = "ccc", partition: str = "test") -> np.ndarray:
+    """The metric over seeds for one system and dimension, from the first target kind in `prefer` that has rows."""
+    rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
+              & (df["postprocessed"].astype(bool) == postprocessed) & (df["partition"] == partition)]
+    for target in prefer:
+        chosen = rows[rows["target"] == target]
+        if not chosen.empty:
+            return chosen[metric].to_numpy(np.float64)
+    return np.zeros(0)
+
+
+def _check_metrics(df: pd.DataFrame, metric: str) -> None:
+    needed = ["corpus", "model", "objective", "target", "seed", "partition", "dimension", "postprocessed", metric]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InputError("metrics", f"missing columns {missing}; use tables.collect")
+    if df["corpus"].nunique() > 1:
+        raise InputError("metrics", f"a chart covers one corpus; got {sorted(map(str, df['corpus'].unique()))}")
+
+
+def _fmt(value: float) -> str:
+    text = f"{value:.3f}"
+    return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
+
+
+def _draw(fig, systems: list[tuple[str, dict[str, np.ndarray], dict[str, float | None]]], metric: str) -> None:
+    """One panel per dimension; per system a reproduced bar (top) and a published bar (bottom)."""
+    axes = fig.subplots(1, len(DIMENSIONS), sharey=True)
+    y = np.arange(len(systems))[::-1].astype(float)
+    height = 0.38
+    values = [v for _, ours, pub in systems for d in DIMENSIONS for v in [*ours[d], pub[d] or 0.0]]
+    lo, hi = min(0.0, *values) - 0.05, max(0.0, *values) + 0.22
+    for ax, dim in zip(axes, DIMENSIONS):
+        for yi, (label, ours, pub) in zip(y, systems):
+            v = ours[dim]
+            if v.size:
+                mean = float(v.mean())
+                err = float(v.std(ddof=1)) if v.size > 1 else None
+                ax.barh(yi + height / 2, mean, height, xerr=err, capsize=3, **OURS)
+                text = _fmt(mean) + (f"±{_fmt(err)} ({v.size} seeds)" if err is not None else "")
+                ax.text(max(mean, 0) + (err or 0) + 0.01, yi + height / 2, text, va="center", fontsize="x-small")
+            else:
+                ax.text(0.01, yi + height / 2, "no result", va="center", fontsize="x-small", style="italic", color="tab:red")
+            if pub[dim] is not None:
+                ax.barh(yi - height / 2, pub[dim], height, **PUBLISHED)
+                ax.text(max(pub[dim], 0) + 0.01, yi - height / 2, _fmt(pub[dim]), va="center", fontsize="x-small")
+            else:
+                ax.text(0.01, yi - height / 2, "not in the paper", va="center", fontsize="x-small", style="italic",
+                        color="dimgray")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.7, len(systems) - 0.3)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(dim)
+        ax.set_xlabel(f"test {metric.upper()} (unitless, -1 to 1)")
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(y, [label for label, _, _ in systems], fontsize="small")
+    handles = [Patch(**OURS, label="reproduced (mean ± std over seeds where several)"), Patch(**PUBLISHED, label="published")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2)
+
+
+def plot_trigeorgis_bars(metrics: pd.DataFrame, output: Output, postprocessed: bool = True, metric: str = "ccc") -> list[Path]:
+    """Trigeorgis 2016 Table 1 (RECOLA) as bars: MSE rows (a) then CCC rows (b), per-dimension runs preferred."""
+    _check_metrics(metrics, metric)
+    systems = []
+    for objective, model, label, pub_a, pub_v in TRIGEORGIS_ROWS:
+        ours = {d: system_values(metrics, model, objective, d, (d, "joint"), postprocessed, metric) for d in DIMENSIONS}
+        part = TRIGEORGIS_PARTS[objective].split(")")[0] + ")"
+        systems.append((f"{part} {label}", ours, {"arousal": _published(pub_a), "valence": _published(pub_v)}))
+    corpus = ", ".join(map(str, metrics["corpus"].unique())) or "no results"
+    fig = new_figure(13, 7.5)
+    _draw(fig, systems, metric)
+    fig.suptitle(f"Trigeorgis et al. 2016, Table 1: reproduced on {corpus} vs published (RECOLA)\n"
+                 f"a) MSE objective, b) CCC objective; post-processed: {'yes' if postprocessed else 'no'}")
+    return save_figure(fig, output)
+
+
+def plot_yang_bars(metrics: pd.DataFrame, output: Output, corpus_label: str, postprocessed: bool = False,
+                   metric: str = "ccc") -> list[Path]:
+    """Yang & Hirschberg 2018 Table 1 for one corpus (published figures of `corpus_label`: SEMAINE or RECOLA)."""
+    _check_metrics(metrics, metric)
+    label = corpus_label.upper()
+    if label not in YANG_PUBLISHED:
+        raise InputError("corpus_label", f"published figures exist for {sorted(YANG_PUBLISHED)}, not {corpus_label!r}")
+    systems = []
+    for model, name in YANG_ROWS:
+        ours = {d: system_values(metrics, model, "ccc", d, ("joint", d), postprocessed, metric) for d in DIMENSIONS}
+        pub_a, pub_v = YANG_PUBLISHED[label][model]
+        systems.append((name, ours, {"arousal": _published(pub_a), "valence": _published(pub_v)}))
+    corpus = ", ".join(map(str, metrics["corpus"].unique())) or "no results"
+    fig = new_figure(11, 4.8)
+    _draw(fig, systems, metric)
+    fig.suptitle(f"Yang & Hirschberg 2018, Table 1: reproduced on {corpus} vs published ({label}), CCC objective\n"
+                 f"post-processed: {'yes' if postprocessed else 'no'}")
+    return save_figure(fig, output)
