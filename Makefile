@@ -34,6 +34,7 @@ report: setup
 	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
 
 test: setup
+	bash .ci/install-browser.sh
 	$(PY) -m pytest -q -ra
 
 lint: setup
