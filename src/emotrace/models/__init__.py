@@ -71,7 +71,7 @@ def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwar
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise InputError(f"model {name!r}", f"unknown argument(s) {unknown}; valid: {sorted(accepted)}")
-    if cls.input_kind == "features":
+    if getattr(cls, "input_kind", "audio") == "features":
         if n_features is None:
             raise InputError(f"model {name!r}", "is a feature model and needs n_features")
         kwargs["n_features"] = n_features

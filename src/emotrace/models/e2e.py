@@ -6,12 +6,11 @@ prediction per 40 ms frame, [B, L // 640, n_outputs].
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from emotrace.errors import InputError
-from emotrace.models.fftconv import FFTConv1d
+from emotrace.models.fftconv import FFTConv1d, same_padding
 from emotrace.models.layers import ConvPoolReLU, Dropout, channel_max_pool
 from emotrace.models.recurrent import LSTMStack, SequenceRegressor
 
@@ -56,10 +55,10 @@ class WaveformCNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """[B, L] at 16 kHz -> [B, channels / channel_pool, L / 2] at 8 kHz."""
-        h = self.conv2(self.conv1(self.input_dropout(x)))
-        if self.second_relu:
+        h = channel_max_pool(self.conv2(self.conv1(self.input_dropout(x))), self.channel_pool)
+        if self.second_relu:  # ReLU commutes with the max: applied after it, on 1/20 of the values
             h = F.relu(h)
-        return self.map_dropout(channel_max_pool(h, self.channel_pool))
+        return self.map_dropout(h)
 
     def describe(self) -> str:
         c = self.conv1.out_channels
@@ -76,7 +75,8 @@ class E2E(SequenceRegressor):
     layers" is read as dropout on the input of every non-recurrent layer: the
     waveform (as in the authors' public code), the second convolution's input and
     the output layer's input. The second convolution alone has 6.4 M weights, so the
-    model has ~6.6 M parameters, not the ~1.5 M the paper quotes (REFERENCE §2).
+    model has ~7.6 M parameters (1.2 M in the BLSTM), not the ~1.5 M the paper quotes
+    (REFERENCE §2).
     """
 
     name = "e2e"
@@ -106,16 +106,17 @@ class E2E(SequenceRegressor):
 class FrameCNN(nn.Module):
     """The 2017 public code's CNN, applied to each 640-sample frame on its own.
 
-    conv 40 x 20 ('same'), ReLU, max-pool 2; conv 40 x 40 ('same'), ReLU; max-pool
-    across channels by 10 -> 4 x 320 = 1 280 values per frame. The channel pooling
-    pools channels, not time (End2You's port gets this wrong).
+    Dropout 0.5 on the input; conv 40 x 20 ('same'), ReLU, max-pool 2; conv 40 x 40
+    ('same'), ReLU (slim's default activation in that code); max-pool across channels
+    by 10 -> 4 x 320 = 1 280 values per frame. The channel pooling pools channels,
+    not time (End2You's port gets this wrong).
     """
 
     def __init__(self, channels: int = 40, channel_pool: int = 10, input_dropout: float = 0.5):
         super().__init__()
         self.input_dropout = Dropout(input_dropout)
         self.conv1 = ConvPoolReLU(channels, 20)
-        self.conv2 = nn.Conv1d(channels, channels, 40, padding="same")
+        self.conv2 = nn.Conv1d(channels, channels, 40)  # 'same' padding applied explicitly in forward
         self.channel_pool = channel_pool
         self.out_features = channels // channel_pool * FRAME_SAMPLES // 2
 
@@ -124,7 +125,7 @@ class FrameCNN(nn.Module):
         b, length = x.shape
         frames = self.input_dropout(x).reshape(b * (length // FRAME_SAMPLES), FRAME_SAMPLES)
         h = self.conv1(frames)  # [B*T, 40, 320]
-        h = channel_max_pool(F.relu(self.conv2(h)), self.channel_pool)  # [B*T, 4, 320]
+        h = F.relu(channel_max_pool(self.conv2(F.pad(h, same_padding(40))), self.channel_pool))  # [B*T, 4, 320]; ReLU commutes with max
         return h.reshape(b, length // FRAME_SAMPLES, -1)
 
 
