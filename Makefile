@@ -7,7 +7,7 @@ STAMP := $(VENV)/.emotrace-installed
 CORES ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: setup run test figures report lint clean
+.PHONY: setup run test test-slurm figures report lint clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,12 @@ report: setup
 
 test: setup
 	bash .ci/install-browser.sh
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -m "not slurm"
+
+# The whole tiny pipeline through profiles/slurm on a one-node SLURM cluster
+# started on this machine (root; installs slurm-wlm and munge). About 20 minutes.
+test-slurm: setup
+	timeout -s KILL 3000 $(PY) -m pytest -q -ra -m slurm tests/test_slurm.py
 
 lint: setup
 	$(SNAKEMAKE) --lint
