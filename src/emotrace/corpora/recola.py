@@ -28,6 +28,8 @@ warnings and ignored.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import logging
 import re
 from pathlib import Path
@@ -255,8 +257,9 @@ class RecolaAdapter(CorpusAdapter):
             self._manifest = manifest_frame(self._manifest_rows())
         return self._manifest.copy()
 
+    @abstractmethod
     def _manifest_rows(self) -> list[dict]:
-        raise NotImplementedError
+        """One dict per labelled recording, with the manifest's columns."""
 
     def on_grid(self, times: np.ndarray, values: np.ndarray, duration: float, step: float, path: Path,
                 first_line: int = 2) -> np.ndarray:

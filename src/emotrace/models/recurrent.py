@@ -8,6 +8,8 @@ with prosodic features), and a linear output per frame.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor, nn
 
@@ -60,7 +62,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-class SequenceRegressor(nn.Module):
+class SequenceRegressor(nn.Module, ABC):
     """Per-frame features -> recurrent stack -> linear output; subclasses define `frame_features`.
 
     Subclasses set `rnn` (an LSTMStack), `output` (a module on the last layer's
@@ -72,9 +74,9 @@ class SequenceRegressor(nn.Module):
     rnn: LSTMStack
     output: nn.Module
 
+    @abstractmethod
     def frame_features(self, x: Tensor) -> Tensor:
         """The recurrent stack's input, [B, T, F]."""
-        raise NotImplementedError
 
     def output_dropout(self, x: Tensor) -> Tensor:
         return x
