@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.emotrace-installed
 CORES ?= 2
+# Seconds after which the SLURM tests are killed (make test, make test-slurm).
+SLURM_TIMEOUT ?= 1800
 SNAKEMAKE := $(VENV)/bin/snakemake
 
 .PHONY: setup run test test-slurm figures report lint clean
@@ -33,14 +35,16 @@ figures: setup
 report: setup
 	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
 
+# Unit and integration tests, then the tiny pipeline through profiles/slurm on a
+# one-node SLURM cluster started on this machine (tests/slurm/cluster.sh installs
+# slurm-wlm and munge as root; without root or apt it skips and says why).
 test: setup
 	bash .ci/install-browser.sh
 	$(PY) -m pytest -q -ra -m "not slurm"
+	$(MAKE) --no-print-directory test-slurm
 
-# The whole tiny pipeline through profiles/slurm on a one-node SLURM cluster
-# started on this machine (root; installs slurm-wlm and munge). About 20 minutes.
 test-slurm: setup
-	timeout -s KILL 3000 $(PY) -m pytest -q -ra -m slurm tests/test_slurm.py
+	timeout -s KILL $(SLURM_TIMEOUT) $(PY) -m pytest -q -ra -m slurm tests/test_slurm.py
 
 lint: setup
 	$(SNAKEMAKE) --lint

@@ -44,6 +44,22 @@ include: "rules/evaluate.smk"
 include: "rules/figures.smk"
 
 
+# Seconds-long bookkeeping and aggregation steps: with a cluster executor they run
+# in the submitting Snakemake process rather than each waiting in the queue
+# (rules/corpus.smk adds the synthetic corpus's two).
+localrules:
+    all,
+    ingest,
+    split,
+    feature_stats,
+    postprocess,
+    evaluate,
+    tables,
+    figure_curves,
+    figure_bars,
+    figures,
+
+
 rule all:
     default_target: True
     input:

@@ -8,6 +8,10 @@ if config["corpus"]["adapter"] == "synthetic":
     SYNTH = config["synthetic"]
     SYNTH_RECORDINGS = _synth_speakers(SYNTH["n_speakers"], SYNTH["seed"])["recording"].tolist()
 
+    localrules:
+        synthesize_speakers,
+        synthesize_corpus,
+
     rule synthesize_speakers:
         output:
             f"{SYNTH_ROOT}/speakers.csv",

@@ -68,7 +68,7 @@ PIPELINE = Workflow(
     compared=("results/*/tables/*.csv", "results/*/evaluate/**/metrics.csv"),
     gpu_rules=("train_network",),
     cancel_rule="train_network",
-    corrupt="results/*/postprocess/**/predictions.csv",
+    corrupt="results/*/segment/*.npz",  # read by train_network, a cluster job
     timeout_s=1500,
     # Every SLURM job costs two Snakemake start-ups and a status poll: one network
     # (one GPU job) and the SVR baseline keep every stage of the DAG in 43 jobs,

@@ -15,7 +15,7 @@ from emotrace.errors import InputError
 from emotrace.io import write_csv
 from emotrace.normalise import apply_stats, load_stats
 from emotrace.predictions import to_frame
-from emotrace.svr import fit_svr_grid
+from emotrace.svr import SVR_MAX_ITER, fit_svr_grid
 from emotrace.training import TrainSettings, train
 
 OUTPUTS = ("model.pt", "history.csv", "predictions.csv")
@@ -128,7 +128,7 @@ def svr_experiment(
         model, grid = fit_svr_grid(
             np.concatenate(data["train"][1]), np.concatenate(data["train"][2]),
             np.concatenate(data["dev"][1]), np.concatenate(data["dev"][2]),
-            settings["c_grid"], settings.get("max_train_frames"), seed,
+            settings["c_grid"], settings.get("max_train_frames"), seed, max_iter=settings.get("max_iter", SVR_MAX_ITER),
         )
         grids.append(pd.DataFrame(grid).assign(dimension=dim))
         log.info("%s: C grid by dev CCC\n%s", dim, pd.DataFrame(grid).to_string(index=False))
