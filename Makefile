@@ -40,7 +40,7 @@ report: setup
 # slurm-wlm and munge as root; without root or apt it skips and says why).
 test: setup
 	bash .ci/install-browser.sh
-	$(PY) -m pytest -q -ra -m "not slurm"
+	$(PY) -m pytest -q -ra --durations=15 -m "not slurm"
 	$(MAKE) --no-print-directory test-slurm
 
 test-slurm: setup
