@@ -13,6 +13,7 @@ MANIFEST_COLUMNS = [
     "recording", "speaker", "group", "gender", "age", "audio_path", "offset", "duration", "sample_rate",
 ]
 LABEL_COLUMNS = ["recording", "dimension", "frame", "time", "value"]
+RATER_COLUMNS = ["recording", "dimension", "rater", "frame", "time", "value"]
 
 
 class CorpusAdapter(ABC):
@@ -33,6 +34,11 @@ class CorpusAdapter(ABC):
     @abstractmethod
     def labels(self, dimensions: list[str], step: float) -> pd.DataFrame:
         """Gold standard with LABEL_COLUMNS at `step` seconds, for the wanted dimensions."""
+
+    def rater_labels(self, dimensions: list[str], step: float) -> pd.DataFrame | None:
+        """Each rater's trace on the grid of `labels()`, tidy with RATER_COLUMNS; None when the
+        corpus ships no individual ratings (the raters' agreement is then reported as unavailable)."""
+        return None
 
     def preset_splits(self) -> dict[str, dict[str, list[str]]]:
         """Published splits by name: {preset: {partition: [group, ...]}}."""
