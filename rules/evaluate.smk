@@ -18,7 +18,8 @@ rule evaluate:
 
 rule tables:
     input:
-        [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID],
+        metrics=[f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID],
+        split_notes=f"{RES}/split/notes.txt",
     output:
         multiext(f"{RES}/tables/trigeorgis2016_table1", ".csv", ".md", ".tex"),
         multiext(f"{RES}/tables/yang2018_table1", ".csv", ".md", ".tex"),

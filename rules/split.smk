@@ -6,6 +6,7 @@ checkpoint split:
         manifest=f"{RES}/ingest/manifest.csv",
     output:
         f"{RES}/split/split.csv",
+        notes=f"{RES}/split/notes.txt",
     params:
         split=config["split"],
         adapter=config["corpus"]["adapter"],

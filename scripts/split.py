@@ -2,7 +2,7 @@
 
 from emotrace.corpora import get_adapter
 from emotrace.ingest import read_manifest
-from emotrace.io import write_csv
+from emotrace.io import atomic_write, write_csv
 from emotrace.logs import job_logger
 from emotrace.splits import make_split
 
@@ -20,5 +20,7 @@ split = make_split(
     preset=cfg.get("preset"),
 )
 write_csv(split, snakemake.output[0])
+with atomic_write(snakemake.output.notes) as tmp:  # what the tables must say about the split
+    tmp.write_text("".join(f"{note}\n" for note in split.attrs.get("notes", [])), encoding="utf-8")
 for part, rows in split.groupby("partition"):
     log.info("%s: %d recordings, groups %s", part, len(rows), sorted(rows["group"].unique()))

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from emotrace.corpora import ADAPTERS, get_adapter
-from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS
+from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS, RATER_COLUMNS
 from emotrace.corpora.labels import frame_count
 from emotrace.errors import InputError
 
@@ -48,6 +48,8 @@ def pristine(tmp_path_factory) -> dict[str, Path]:
         "generic": make_corpora.write_generic(base / "generic"),
         "synthetic": make_corpora.write_synthetic(base / "synthetic"),
         "recola_avec2016": make_corpora.write_recola_avec2016(base / "recola_avec2016"),
+        "recola_avec2016_labelled": make_corpora.write_recola_avec2016(base / "recola_avec2016_labelled",
+                                                                      test_labels=True),
         "recola_full": make_corpora.write_recola_full(base / "recola_full"),
         "semaine": make_corpora.write_semaine(base / "semaine", seconds=24.0),
     }
@@ -213,7 +215,7 @@ def read_arff_values(path: Path) -> np.ndarray:
 
 
 def test_avec2016_manifest_and_gold(pristine):
-    root = pristine["recola_avec2016"]
+    root = pristine["recola_avec2016_labelled"]
     adapter = get_adapter("recola_avec2016", root, RECOLA_OPTIONS)
     m = adapter.manifest()
     assert list(m.columns) == MANIFEST_COLUMNS
@@ -234,18 +236,24 @@ def test_avec2016_manifest_and_gold(pristine):
 
 
 def test_avec2016_presets(pristine):
-    adapter = get_adapter("recola_avec2016", pristine["recola_avec2016"], RECOLA_OPTIONS)
+    root = pristine["recola_avec2016_labelled"]
+    adapter = get_adapter("recola_avec2016", root, RECOLA_OPTIONS)
     presets = adapter.preset_splits()
     assert presets["avec2016"] == {k: p_ids(v) for k, v in AVEC2016.items()}
     assert presets["release"] == {"train": ["P16", "P21"], "dev": ["P19", "P26"], "test": ["P13", "P20"]}
-    plain = get_adapter("recola_avec2016", pristine["recola_avec2016"]).preset_splits()["release"]
-    assert plain["train"] == ["train_1", "train_2"]
+    # The release ships no instance -> speaker map: `avec2016` is then the partition of the file names.
+    plain = get_adapter("recola_avec2016", root).preset_splits()
+    by_name = {"train": ["train_1", "train_2"], "dev": ["dev_1", "dev_2"], "test": ["test_1", "test_2"]}
+    assert plain["avec2016"] == plain["release"] == by_name
+    public = get_adapter("recola_avec2016", pristine["recola_avec2016"]).preset_splits()["avec2016"]
+    assert public == {**by_name, "test": []}
 
 
 def test_avec2016_public_release_skips_unlabelled_test(corpus, caplog):
     root = corpus("recola_avec2016")
-    for path in root.glob("ratings_*/*/test_*"):
-        path.unlink()
+    assert sorted(p.name for p in (root / "recordings_audio").iterdir())[-1] == "train_2.wav"
+    assert not list(root.glob("ratings_*/*/test_*"))
+    assert b"\r\n" in (root / "ratings_gold_standard" / "arousal" / "dev_1.arff").read_bytes()
     with caplog.at_level(logging.INFO):
         m = get_adapter("recola_avec2016", root).manifest()
     assert sorted(m["recording"]) == ["dev_1", "dev_2", "train_1", "train_2"]
@@ -317,6 +325,9 @@ def test_avec2016_layout_errors(corpus, caplog):
 
 # --------------------------------------------------------------------------- RECOLA full
 
+FULL_RATINGS = Path("RECOLA-Annotation") / "emotional_behaviour"
+
+
 def test_recola_full_manifest_labels_presets(pristine):
     root = pristine["recola_full"]
     adapter = get_adapter("recola_full", root, {"metadata": "speaker_metadata.csv"})
@@ -326,8 +337,9 @@ def test_recola_full_manifest_labels_presets(pristine):
     assert set(m["sample_rate"]) == {44100}
     labels = adapter.labels(["arousal", "valence"])
     check_label_frame(labels, m, ["arousal", "valence"])
-    raw = pd.read_csv(root / "labels" / "arousal" / "P20.csv", sep=";")
-    assert list(raw.columns)[1] == "FM1 "  # the quirk is in the fixture
+    raw = pd.read_csv(root / FULL_RATINGS / "arousal" / "P20.csv", sep=";")
+    assert list(raw.columns)[1] == "FM1 " and list(raw.columns)[-1] == "FF3"  # the quirk is in the fixture
+    assert b"\r\n" in (root / FULL_RATINGS / "arousal" / "P20.csv").read_bytes()
     got = labels[(labels.recording == "P20") & (labels.dimension == "arousal")]["value"].to_numpy()
     np.testing.assert_allclose(got, raw.iloc[:, 1:].mean(axis=1), atol=1e-12)
     # Same speaker, same data in both RECOLA fixtures: the AVEC gold of train_1 (P16) is P16's rater mean.
@@ -340,12 +352,79 @@ def test_recola_full_manifest_labels_presets(pristine):
     assert presets["avec2016"] == {k: p_ids(v) for k, v in AVEC2016.items()}
     groups = sum(presets["trigeorgis2016"].values(), [])
     assert len(groups) == len(set(groups)) == 46
+    assert presets["public23"] == {"train": p_ids(AVEC2016["train"]), "dev": p_ids(AVEC2016["dev"]),
+                                   "test": ["P13", "P20"]}
+
+
+@pytest.mark.parametrize("layout", ["project", "group"])
+def test_recola_full_detects_the_known_layouts(layout, tmp_path, caplog):
+    root = make_corpora.write_recola_full(tmp_path / layout, layout=layout, speakers=["P16", "P19"], seconds=4.0)
+    with caplog.at_level(logging.INFO):
+        adapter = get_adapter("recola_full", root)
+        assert sorted(adapter.manifest()["recording"]) == ["P16", "P19"]
+    assert f"layout {layout!r}" in caplog.text
+    assert len(adapter.labels(["arousal"])) == 2 * 101
+
+
+def test_recola_full_layout_options_and_no_layout(tmp_path, caplog):
+    root = make_corpora.write_recola_full(tmp_path / "c", layout="project", speakers=["P16"], seconds=4.0)
+    (root / "audio").rename(root / "wav")
+    raises_naming(lambda: get_adapter("recola_full", root).manifest(), "no known RECOLA layout",
+                  "RECOLA-Audio-recordings/ + RECOLA-Annotation/emotional_behaviour/", "audio_dir")
+    with caplog.at_level(logging.INFO):
+        m = get_adapter("recola_full", root, {"audio_dir": "wav", "labels_dir": "labels"}).manifest()
+    assert list(m["recording"]) == ["P16"] and "RECOLA options" in caplog.text
+    assert list(get_adapter("recola_full", root, {"audio_dir": "wav"}).manifest()["recording"]) == ["P16"]
+
+
+def test_recola_full_300_s_has_7501_frames(tmp_path):
+    """A whole RECOLA recording: 7 501 rating rows (0.00 ... 300.00 s) give 7 501 frames."""
+    root = make_corpora.write_recola_full(tmp_path / "long", speakers=["P16"], seconds=300.0, sample_rate=8000,
+                                          channels=1)
+    ratings = root / "RECOLA-Annotation/emotional_behaviour/valence/P16.csv"
+    assert len(ratings.read_text().splitlines()) == 1 + 7501
+    adapter = get_adapter("recola_full", root)
+    labels = adapter.labels(["valence"])
+    assert len(labels) == 7501 and labels["time"].iloc[-1] == pytest.approx(300.0)
+    raw = pd.read_csv(ratings, sep=";")
+    np.testing.assert_allclose(labels["value"], raw.iloc[:, 1:].mean(axis=1), atol=1e-12)
+
+
+def test_recola_rater_labels_are_the_individual_columns(pristine):
+    """rater_labels(): each rater's column on the gold grid, rater names without trailing spaces."""
+    root = pristine["recola_full"]
+    adapter = get_adapter("recola_full", root)
+    raters = adapter.rater_labels(["arousal", "valence"], 0.04)
+    gold = adapter.labels(["arousal", "valence"], 0.04)
+    assert list(raters.columns) == RATER_COLUMNS
+    assert sorted(raters["rater"].unique()) == ["FF1", "FF2", "FF3", "FM1", "FM2", "FM3"]
+    raw = pd.read_csv(root / FULL_RATINGS / "valence" / "P21.csv", sep=";")
+    got = raters[(raters.recording == "P21") & (raters.dimension == "valence") & (raters.rater == "FM1")]
+    np.testing.assert_allclose(got["value"], raw["FM1 "], atol=1e-12)
+    mean = raters.groupby(["recording", "dimension", "frame"])["value"].mean().reset_index()
+    merged = gold.merge(mean, on=["recording", "dimension", "frame"], suffixes=("", "_raters"))
+    assert len(merged) == len(gold)
+    np.testing.assert_allclose(merged["value"], merged["value_raters"], atol=1e-12)
+
+    avec = get_adapter("recola_avec2016", pristine["recola_avec2016"])
+    raters = avec.rater_labels(["arousal"], 0.04)
+    assert set(raters["recording"]) == {"train_1", "train_2", "dev_1", "dev_2"}
+    assert (raters.groupby(["recording", "rater"]).size() == 501).all()
+    raw = pd.read_csv(pristine["recola_avec2016"] / "ratings_individual/arousal/dev_1.csv", sep=";")  # CRLF
+    np.testing.assert_allclose(raters[(raters.recording == "dev_1") & (raters.rater == "FF3")]["value"],
+                               raw["FF3"], atol=1e-12)
+
+
+def test_avec2016_without_individual_ratings_has_no_rater_labels(corpus):
+    root = corpus("recola_avec2016")
+    shutil.rmtree(root / "ratings_individual")
+    assert get_adapter("recola_avec2016", root).rater_labels(["arousal"], 0.04) is None
 
 
 def test_recola_full_errors(corpus):
     root = corpus("recola_full")
     labels = lambda dims=("arousal",): get_adapter("recola_full", root).labels(list(dims))  # noqa: E731
-    path = root / "labels" / "arousal" / "P19.csv"
+    path = root / FULL_RATINGS / "arousal" / "P19.csv"
     original = path.read_text()
     path.write_text(original.replace(";", ","))
     raises_naming(labels, "P19.csv", "';'")
@@ -355,35 +434,38 @@ def test_recola_full_errors(corpus):
     _edit_line(path, 3, "0.04;0.1;0.1;1.7;0.1;0.1;0.1")
     raises_naming(labels, "P19.csv:3", "outside")
     path.write_text(original)
-    (root / "labels" / "arousal" / "P13.csv").unlink()
+    (root / FULL_RATINGS / "arousal" / "P13.csv").unlink()
     raises_naming(labels, "audio without labels: P13")
     raises_naming(lambda: labels(["valence", "dominance"]), "dominance")
 
 
 # --------------------------------------------------------------------------- SEMAINE
 
-WORDS = """---recording 1 turn 1---
+WORDS = """---recording 2009.01.02.14.53.49 user turn 1---
 1000 1400 HELLO
 1500 2600 THERE
----recording 1 turn 2---
+.
+---recording 2009.01.02.14.53.49 user turn 2---
 4000 4300 OK
 6000 6500 I
 7200 9020 SEE
+.
 """
+USER_WORDS_2 = "wordLevel_alignedTranscript_01.1Poppy_user"
 
 
 def constructed_session(root: Path) -> list[np.ndarray]:
     """Session 2 with known turns and three linear raters for A and V; returns the raters' (a, b)."""
     folder = root / "Sessions" / "2"
-    (folder / "wordLevel_alignedTranscript_2_Poppy_user.txt").write_text(WORDS)
-    for path in folder.glob("R*S2TUC*.txt"):
+    (folder / USER_WORDS_2).write_text(WORDS)
+    for path in folder.glob("R*TUC*.txt"):
         path.unlink()
     times = np.round(np.arange(0, 24.0 + 1e-9, 0.02), 2)
     coefs = [np.array([0.1, 0.01]), np.array([-0.3, 0.02]), np.array([0.5, -0.03])]
     for r, (a, b) in enumerate(coefs, start=1):
         for dim, sign in (("A", 1), ("V", -1)):
             values = sign * (a + b * times)
-            (folder / f"R{r}S2TUCPoD{dim}.txt").write_text("".join(f"{t:.2f} {v:.6f}\n" for t, v in zip(times, values)))
+            (folder / f"R{r}S1TUCPoD{dim}.txt").write_text("".join(f"{t:.2f} {v:.6f}\n" for t, v in zip(times, values)))
     return coefs
 
 
@@ -391,30 +473,69 @@ def test_semaine_manifest_turns_and_offsets(corpus, caplog):
     root = corpus("semaine")
     constructed_session(root)
     with caplog.at_level(logging.INFO):
-        m = get_adapter("semaine", root, {"metadata": "speaker_metadata.csv"}).manifest()
+        m = get_adapter("semaine", root, {"metadata": "speaker_metadata.csv", "group_by": "session"}).manifest()
     assert list(m.columns) == MANIFEST_COLUMNS
     s2 = m[m.group == "2"].set_index("recording")
+    # The corpus's own turns: block 1 1.0-2.6 s, block 2 4.0-9.02 s (pauses inside a block kept).
+    assert list(s2.index) == ["2_t01", "2_t02"]
+    np.testing.assert_allclose(s2["offset"], [1.0, 4.0])
+    np.testing.assert_allclose(s2["duration"], [1.6, 5.02])
+    assert set(s2["speaker"]) == {"U01"} and set(s2["gender"]) == {"F"}
+    info = sf.info(s2["audio_path"].iloc[0])
+    assert set(m["sample_rate"]) == {48000} and info.channels == 1 and info.subtype == "PCM_24"
+    assert all("User HeadMounted" in p for p in m["audio_path"])
+    assert set(m["group"]) == {"2", "3", "8", "9", "14"}
+    assert "Operator HeadMounted" in caplog.text and "dropped" in caplog.text
+    # Default split unit: the recording (one user, sessions with the four characters).
+    by_recording = get_adapter("semaine", root).manifest()
+    assert by_recording.groupby("group")["recording"].apply(lambda r: sorted({x.split("_")[0] for x in r})
+                                                             ).to_dict() == {"1": ["2", "3"], "2": ["8", "9"],
+                                                                             "3": ["14"]}
+
+    # Re-cutting by pauses (today's behaviour, as an option).
+    cut = get_adapter("semaine", root, {"turns": "pause", "group_by": "session"}).manifest()
+    s2 = cut[cut.group == "2"].set_index("recording")
     # 1.0-2.6 s (0.1 s pause joins), 4.0-4.3 s dropped (< 1 s), 6.0-9.02 s (0.7 s pause joins)
     assert list(s2.index) == ["2_t01", "2_t03"]
     np.testing.assert_allclose(s2["offset"], [1.0, 6.0])
     np.testing.assert_allclose(s2["duration"], [1.6, 3.02])
-    assert set(s2["speaker"]) == {"U01"} and set(s2["gender"]) == {"F"}
-    assert set(m["sample_rate"]) == {48000} and sf.info(s2["audio_path"].iloc[0]).channels == 2
-    assert all("User HeadMounted" in p for p in m["audio_path"])
-    assert set(m["group"]) == {"2", "3", "8", "9", "14"}
-    assert "Operator HeadMounted" in caplog.text and "dropped" in caplog.text
-
-    short = get_adapter("semaine", root, {"pause": 0.5, "group_by": "user"}).manifest()
+    short = get_adapter("semaine", root, {"turns": "pause", "pause": 0.5, "group_by": "user"}).manifest()
     s2 = short[short.recording.str.startswith("2_")].set_index("recording")
     assert list(s2.index) == ["2_t01", "2_t04"]  # 6.0-6.5 s now a turn of its own, dropped
     np.testing.assert_allclose(s2.loc["2_t04", ["offset", "duration"]].astype(float), [7.2, 1.82])
     assert set(short["group"]) == {"U01", "U02", "U03"}
+    raises_naming(lambda: get_adapter("semaine", root, {"turns": "words"}), "corpus.options.turns", "pause")
+
+
+def test_semaine_release_quirks(pristine, caplog):
+    """Extension-less transcripts with `.` lines, CRLF, the name variant, a stray file, unequal raters."""
+    root = pristine["semaine"]
+    s3 = root / "Sessions" / "3"
+    assert (s3 / "wordLevel_alignedTranscript_01.2Spike_user").is_file()
+    assert b"\r\n.\r\n" in (s3 / "wordLevel_alignedTranscript_01.2Spike_user").read_bytes()
+    with caplog.at_level(logging.INFO):
+        adapter = get_adapter("semaine", root)
+        m = adapter.manifest()
+        labels = adapter.labels(["arousal"])
+    assert "R1S1TUCPoDA_old.txt" in caplog.text  # listed as ignored
+    # Session 3's rater 1 stops 5 s early: the turns after it are dropped, naming the trace.
+    assert "R1S1TUCSpD" in caplog.text and "the span every rater covers" in caplog.text
+    last = max(float(t.split()[0]) for t in (s3 / "R1S1TUCSpDA.txt").read_text().splitlines())
+    s3_turns = m[m.recording.str.startswith("3_")]
+    assert (s3_turns["offset"] + s3_turns["duration"] <= last + 0.1).all()
+    blocks = (s3 / "wordLevel_alignedTranscript_01.2Spike_user").read_text().count("---recording")
+    assert len(s3_turns) < blocks - 1  # beyond the short turn, at least one turn lost to the short trace
+    # A2R1... (the [AR]/[RS] name variant) is read as rater 2.
+    raters = adapter.rater_labels(["arousal"])
+    assert sorted(raters[raters.recording == s3_turns["recording"].iloc[0]]["rater"].unique()) == \
+        ["R1", "R2", "R3", "R4", "R5", "R6", "R7"]
+    check_label_frame(labels, m, ["arousal"])
 
 
 def test_semaine_labels_average_resampled_raters(corpus):
     root = corpus("semaine")
     coefs = constructed_session(root)
-    adapter = get_adapter("semaine", root)
+    adapter = get_adapter("semaine", root, {"turns": "pause"})
     m = adapter.manifest()
     labels = adapter.labels(["arousal", "valence"])
     check_label_frame(labels, m, ["arousal", "valence"])
@@ -424,6 +545,13 @@ def test_semaine_labels_average_resampled_raters(corpus):
             got = labels[(labels.recording == rec) & (labels.dimension == dim)]
             t = offset + got["time"].to_numpy()  # turn-relative times
             np.testing.assert_allclose(got["value"], sign * (a + b * t), atol=1e-6)
+    raters = adapter.rater_labels(["valence"])
+    assert list(raters.columns) == RATER_COLUMNS
+    for r, (ra, rb) in enumerate(coefs, start=1):
+        got = raters[(raters.recording == "2_t03") & (raters.rater == f"R{r}")]
+        np.testing.assert_allclose(got["value"], -(ra + rb * (6.0 + got["time"].to_numpy())), atol=1e-6)
+        assert got["frame"].tolist() == labels[(labels.recording == "2_t03") &
+                                               (labels.dimension == "valence")]["frame"].tolist()
     # Non-linear traces: at the 20 ms sample times the average is exactly the mean of the samples.
     folder = root / "Sessions" / "2"
     times = np.round(np.arange(0, 24.0 + 1e-9, 0.02), 2)
@@ -431,43 +559,47 @@ def test_semaine_labels_average_resampled_raters(corpus):
     for r in (1, 2, 3):
         values = np.round(0.8 * np.sin(0.7 * times + r), 6)
         samples.append(values)
-        (folder / f"R{r}S2TUCPoDA.txt").write_text("".join(f"{t:.2f} {v:.6f}\n" for t, v in zip(times, values)))
-    labels = get_adapter("semaine", root).labels(["arousal"])
+        (folder / f"R{r}S1TUCPoDA.txt").write_text("".join(f"{t:.2f} {v:.6f}\n" for t, v in zip(times, values)))
+    labels = get_adapter("semaine", root, {"turns": "pause"}).labels(["arousal"])
     got = labels[labels.recording == "2_t03"]["value"].to_numpy()
     expect = np.mean(samples, axis=0)[300::2][: len(got)]  # 6.00 s = sample 300, every other 20 ms sample
     np.testing.assert_allclose(got, expect, atol=1e-12)
 
 
-def test_semaine_trace_errors(corpus):
+def test_semaine_trace_errors(corpus, caplog):
     root = corpus("semaine")
     constructed_session(root)
     labels = lambda dims=("arousal",): get_adapter("semaine", root).labels(list(dims))  # noqa: E731
-    trace = root / "Sessions" / "2" / "R2S2TUCPoDA.txt"
+    trace = root / "Sessions" / "2" / "R2S1TUCPoDA.txt"
     original = trace.read_text()
     raises_naming(lambda: labels(["power"]), "Sessions/2", "power")
     raises_naming(lambda: labels(["dominance"]), "dominance")
     _edit_line(trace, 51, "1.00 nan")
-    raises_naming(labels, "R2S2TUCPoDA.txt:51", "NaN")
+    raises_naming(labels, "R2S1TUCPoDA.txt:51", "NaN")
     _edit_line(trace, 51, "1.00 0.2 0.3")
-    raises_naming(labels, "R2S2TUCPoDA.txt:51")
+    raises_naming(labels, "R2S1TUCPoDA.txt:51")
     _edit_line(trace, 51, "1.00 1.5")
-    raises_naming(labels, "R2S2TUCPoDA.txt:51", "outside")
-    trace.write_text("".join(original.splitlines(keepends=True)[: 20 * 50]))  # 20 s of 24
-    raises_naming(labels, "R2S2TUCPoDA.txt", "shorter")
+    raises_naming(labels, "R2S1TUCPoDA.txt:51", "outside")
+    # A trace ending early no longer stops ingestion: the turns past it are dropped and the trace named.
+    trace.write_text("".join(original.splitlines(keepends=True)[: 8 * 50]))  # 8 s of 24
+    with caplog.at_level(logging.WARNING):
+        got = labels()
+    assert sorted(r for r in got["recording"].unique() if r.startswith("2_")) == ["2_t01"]
+    assert "R2S1TUCPoDA.txt" in caplog.text
     trace.write_text(original)
-    (root / "Sessions" / "2" / "R2S2TUCSpDA.txt").write_text(original)
-    raises_naming(labels, "R2S2TUCSpDA.txt", "Poppy")
+    (root / "Sessions" / "2" / "R2S1TUCSpDA.txt").write_text(original)
+    raises_naming(labels, "R2S1TUCSpDA.txt", "Poppy")
 
 
 def test_semaine_session_errors(corpus, caplog):
     root = corpus("semaine")
     manifest = lambda: get_adapter("semaine", root).manifest()  # noqa: E731
-    words = root / "Sessions" / "3" / "wordLevel_alignedTranscript_3_Spike_user.txt"
+    words = root / "Sessions" / "3" / "wordLevel_alignedTranscript_01.2Spike_user"
     original = words.read_text()
     _edit_line(words, 3, "1500 YEAH")
-    raises_naming(manifest, "wordLevel_alignedTranscript_3_Spike_user.txt:3", "start_ms end_ms WORD")
+    raises_naming(manifest, "wordLevel_alignedTranscript_01.2Spike_user:3", "start_ms end_ms WORD")
     words.write_text(original + "90000 91000 LATE\n")
-    raises_naming(manifest, "wordLevel_alignedTranscript_3_Spike_user.txt", "past the end")
+    raises_naming(manifest, "wordLevel_alignedTranscript_01.2Spike_user", "past the end")
     words.write_text(original)
 
     for path in (root / "Sessions" / "8").glob("R*.txt"):
@@ -483,7 +615,7 @@ def test_semaine_session_errors(corpus, caplog):
     words.unlink()
     with caplog.at_level(logging.INFO):
         m = manifest()
-    assert set(m["group"]) == {"2", "14"}
+    assert set(m["group"]) == {"1", "3"}  # recordings of sessions 2 and 14
     assert "1 (Beginning)" in caplog.text and "3 (no word-level user transcript)" in caplog.text
 
     (beginning / "session.xml").write_text('<session sessionId="7" character="Poppy"/>')

@@ -47,3 +47,18 @@ def test_lists_and_unknown_speaker():
 def test_unknown_preset_names_the_key():
     with pytest.raises(InputError, match="split.preset"):
         make_split(_manifest(6), "preset", presets={"avec2016": {}}, preset="nope")
+
+
+def test_preset_with_speakers_missing_keeps_the_rest_and_says_so(caplog):
+    """A release holding part of a preset's speakers: present ones keep their partition, absent ones
+    are logged and noted; an empty partition stops."""
+    m = _manifest(6)
+    preset = {"train": ["S00", "S01", "P90"], "dev": ["S02", "P91", "P92"], "test": ["S03", "S04"]}
+    with caplog.at_level("WARNING"):
+        s = make_split(m, "preset", presets={"paper": preset}, preset="paper")
+    assert s.set_index("group")["partition"].to_dict() == {
+        "S00": "train", "S01": "train", "S02": "dev", "S03": "test", "S04": "test"}
+    assert s.attrs["notes"] == ["split preset paper: 3 group(s) not in the corpus, left out: train P90; dev P91, P92"]
+    assert "P91, P92" in caplog.text and "S05" in caplog.text  # S05: in no partition
+    with pytest.raises(InputError, match=r"split.preset\[paper\].*\['dev'\] are empty.*dev P91, P92\)"):
+        make_split(m, "preset", presets={"paper": {**preset, "dev": ["P91", "P92"]}}, preset="paper")

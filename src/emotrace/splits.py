@@ -70,12 +70,22 @@ def stratified(manifest: pd.DataFrame, proportions: dict[str, float], seed: int)
     return assigned
 
 
-def from_lists(manifest: pd.DataFrame, lists: dict[str, list[str]], where: str) -> dict[str, str]:
-    """Assign groups from explicit lists; a listed group absent from the corpus is an error."""
+def from_lists(
+    manifest: pd.DataFrame, lists: dict[str, list[str]], where: str, absent: dict[str, list[str]] | None = None
+) -> dict[str, str]:
+    """Assign groups from explicit lists; a listed group absent from the corpus is an error.
+
+    With `absent` (a dict filled in here, used for published presets), absent groups
+    are collected per partition instead: a release holding only part of the
+    speakers keeps the preset's assignment for those present.
+    """
     known = set(manifest["group"].astype(str))
     assigned: dict[str, str] = {}
     for part in PARTITIONS:
         for group in lists.get(part, []) or []:
+            if group not in known and absent is not None:
+                absent.setdefault(part, []).append(group)
+                continue
             if group not in known:
                 raise InputError(f"{where}.{part}", f"{group!r} is not in the corpus (known: {sorted(known)[:10]}...)")
             if group in assigned:
@@ -86,8 +96,15 @@ def from_lists(manifest: pd.DataFrame, lists: dict[str, list[str]], where: str) 
         log.warning("groups in no partition, left out of the experiment: %s", unlisted)
     missing = [p for p in PARTITIONS if p not in assigned.values()]
     if missing:
-        raise InputError(where, f"partitions {missing} are empty")
+        note = f" ({absent_note(absent)})" if absent else ""
+        raise InputError(where, f"partitions {missing} are empty{note}")
     return assigned
+
+
+def absent_note(absent: dict[str, list[str]]) -> str:
+    """One line naming the preset's groups missing from the corpus, per partition."""
+    return "not in the corpus, left out: " + "; ".join(
+        f"{part} {', '.join(absent[part])}" for part in PARTITIONS if absent.get(part))
 
 
 def make_split(
@@ -99,7 +116,12 @@ def make_split(
     presets: dict[str, dict[str, list[str]]] | None = None,
     preset: str | None = None,
 ) -> pd.DataFrame:
-    """split.csv rows (recording, speaker, group, partition) for one of the three methods."""
+    """split.csv rows (recording, speaker, group, partition) for one of the three methods.
+
+    `attrs["notes"]` of the result lists what the tables should say about the split
+    (a preset's speakers missing from the corpus).
+    """
+    notes: list[str] = []
     if method == "stratified":
         assigned = stratified(manifest, proportions or {"train": 1, "dev": 1, "test": 1}, seed)
     elif method == "lists":
@@ -108,10 +130,16 @@ def make_split(
         presets = presets or {}
         if preset not in presets:
             raise InputError("split.preset", f"unknown preset {preset!r}; this corpus offers {sorted(presets)}")
-        assigned = from_lists(manifest, presets[preset], where=f"split.preset[{preset}]")
+        absent: dict[str, list[str]] = {}
+        assigned = from_lists(manifest, presets[preset], where=f"split.preset[{preset}]", absent=absent)
+        if absent:
+            note = f"split preset {preset}: {sum(map(len, absent.values()))} group(s) {absent_note(absent)}"
+            log.warning("%s", note)
+            notes.append(note)
     else:
         raise InputError("split.method", f"unknown method {method!r}; valid: ['lists', 'preset', 'stratified']")
     rows = manifest[["recording", "speaker", "group"]].copy()
     rows["partition"] = rows["group"].astype(str).map(assigned)
     rows = rows.dropna(subset=["partition"]).sort_values(["partition", "recording"]).reset_index(drop=True)
+    rows.attrs["notes"] = notes
     return rows

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS
+from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS, RATER_COLUMNS
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -275,3 +275,21 @@ def label_frame(parts: list[tuple[str, str, np.ndarray]], step: float) -> pd.Dat
         }))
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["recording", "dimension", "frame"], kind="stable").reset_index(drop=True)
+
+
+def rater_frame(parts: list[tuple[str, str, str, np.ndarray]], step: float) -> pd.DataFrame:
+    """[(recording, dimension, rater, values on the grid)] -> tidy rater traces with RATER_COLUMNS."""
+    frames = []
+    for recording, dimension, rater, values in parts:
+        n = len(values)
+        frames.append(pd.DataFrame({
+            "recording": recording, "dimension": dimension, "rater": str(rater),
+            "frame": np.arange(n, dtype=np.int64),
+            "time": np.round(np.arange(n, dtype=np.float64) * step, 6),
+            "value": np.asarray(values, dtype=np.float64),
+        }))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("recording", "dimension", "rater") else float)
+                             for c in RATER_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["recording", "dimension", "rater", "frame"], kind="stable").reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""RECOLA: the public AVEC 2016 release (`recola_avec2016`) and the full 46-speaker layout (`recola_full`).
+"""RECOLA: the public AVEC 2016 release (`recola_avec2016`) and the full RECOLA release (`recola_full`).
 
 AVEC 2016 release (as distributed)::
 
@@ -6,24 +6,39 @@ AVEC 2016 release (as distributed)::
     ratings_gold_standard/{arousal,valence}/{train,dev}_N.arff   (test: withheld)
     ratings_individual/{arousal,valence}/{instance}.csv          `;`-separated time + 6 raters
 
-The recordings are named by AVEC instance (`train_1`); option `speaker_map` (a
-CSV `instance,speaker`) maps them to RECOLA speaker ids (`P16`), otherwise the
-speaker is the instance name.  Test instances without a gold standard are left
-out of the manifest and listed in the log.  Option `gold`: `arff` (default, the
-challenge's gold standard) or `raters` (mean of the individual ratings).
+The recordings are named by AVEC instance (`train_1`) and the release ships no
+map to RECOLA speaker ids: the speaker is the instance name and the presets
+`avec2016` and `release` take the partition from the file name.  Option
+`speaker_map` (a CSV `instance,speaker` you write yourself) maps instances to
+speaker ids (`P16`); `avec2016` is then the published 9/9/9 speaker lists.  Test
+instances without a gold standard are left out of the manifest and listed in
+the log.  Option `gold`: `arff` (default, the challenge's gold standard) or
+`raters` (mean of the individual ratings).
 
-Full layout (this project's choice; one folder per kind, files named by speaker)::
+Full RECOLA, files named by speaker; the first of these layouts found under the
+root is read, and the log says which::
 
-    audio/P16.wav
-    labels/{arousal,valence}/P16.csv     `;`-separated `time;FM1;FM2;FM3;FF1;FF2;FF3`
+    release:  RECOLA-Audio-recordings/P16.wav
+              RECOLA-Annotation/emotional_behaviour/{arousal,valence}/P16.csv
+              (RECOLA-Annotation/social_behaviour/, RECOLA-Audio_timings/: not used)
+    project:  audio/P16.wav, labels/{arousal,valence}/P16.csv
+    group:    Audio_recordings_WAV/P16.wav,
+              Ratings_affective_behaviour_CCC_centred/{arousal,valence}/P16.csv
 
-The gold standard is the mean of the individual ratings of each row.
+Ratings are `;`-separated `time;FM1 ;FM2 ;FM3 ;FF1 ;FF2 ;FF3` (rater names may
+carry trailing spaces; 7 501 rows for 300 s); the gold standard is the mean of
+the individual ratings of each row.  Options `audio_dir` and `labels_dir` (paths
+relative to the root) override the detected folders.  The distributed release
+holds fewer than the 46 speakers: a preset keeps its assignment for the
+speakers present (see emotrace.splits); preset `public23` is the AVEC 2016
+train and dev speakers as train and dev and every other speaker present as test.
 
 Both: option `metadata` (CSV `speaker,gender,age`), `tolerance` (s, default 1),
 `max_gap` (s, default 1).  A `.wav`/`.arff`/`.csv` file in a corpus folder whose
 name does not follow the layout is an error (a misnamed recording would
 otherwise be silently dropped); files of other kinds there are logged as
-warnings and ignored.
+warnings and ignored.  Individual ratings are also returned rater by rater
+(`rater_labels`) for the raters' agreement.
 """
 
 from __future__ import annotations
@@ -49,6 +64,7 @@ from emotrace.corpora.labels import (
     frame_times,
     label_frame,
     manifest_frame,
+    rater_frame,
     merge_options,
     numeric_column,
     read_speaker_metadata,
@@ -268,6 +284,16 @@ class RecolaAdapter(CorpusAdapter):
         check_coverage(times, 0.0, duration, path, self.options["tolerance"])
         return resample_trace(times, values, frame_times(duration, step))
 
+    def raters_on_grid(self, path: Path, recording: str, dim: str, duration: float,
+                       step: float) -> list[tuple[str, str, str, np.ndarray]]:
+        """Each rater's column of an individual-ratings file on the `step` grid, as rater_frame parts."""
+        times, ratings, raters = read_ratings_csv(path)
+        parts = []
+        for k, rater in enumerate(raters):
+            check_trace(times, ratings[:, k], path, max_gap=self.options["max_gap"], value_range=RATING_RANGE)
+            parts.append((recording, dim, rater, self.on_grid(times, ratings[:, k], duration, step, path)))
+        return parts
+
 
 @register
 class RecolaAvec2016Adapter(RecolaAdapter):
@@ -348,8 +374,26 @@ class RecolaAvec2016Adapter(RecolaAdapter):
             raise InputError(path, f"{len(times)} rows of individual ratings but {n_gold} gold-standard frames "
                                    f"in ratings_gold_standard/{dim}/{instance}.arff")
 
+    def rater_labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame | None:
+        """Each rater of `ratings_individual/<dim>/<instance>.csv` on the grid of `labels()`; None without them."""
+        folder = self.root / "ratings_individual"
+        if not folder.is_dir():
+            return None
+        parts, absent = [], []
+        for dim in dimensions:
+            for rec in self.manifest().itertuples(index=False):
+                path = folder / dim / f"{rec.recording}.csv"
+                if path.is_file():
+                    parts += self.raters_on_grid(path, rec.recording, dim, rec.duration, step)
+                else:
+                    absent.append(f"{dim}/{rec.recording}.csv")
+        if absent:
+            log.warning("%s: no individual ratings for %s", folder, ", ".join(absent))
+        return rater_frame(parts, step) if parts else None
+
     def preset_splits(self) -> dict[str, dict[str, list[str]]]:
-        """`avec2016`: the 9/9/9 speaker lists (P-ids; needs `speaker_map`); `release`: the files' partitions."""
+        """`release`: the partitions of the file names; `avec2016`: the same without `speaker_map`, else the
+        published 9/9/9 speaker lists (P-ids)."""
         release: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
         seen: dict[str, str] = {}
         for rec in self.manifest().itertuples(index=False):
@@ -359,25 +403,61 @@ class RecolaAvec2016Adapter(RecolaAdapter):
                                  f"speaker {rec.group} has recordings in both {seen[rec.group]} and {part}")
             if rec.group not in release[part]:
                 release[part].append(rec.group)
-        return {"avec2016": {k: list(v) for k, v in AVEC2016_SPLIT.items()},
-                "release": {k: sorted(v) for k, v in release.items()}}
+        release = {k: sorted(v) for k, v in release.items()}
+        if not self.options["speaker_map"]:
+            return {"avec2016": release, "release": release}
+        return {"avec2016": {k: list(v) for k, v in AVEC2016_SPLIT.items()}, "release": release}
+
+
+# (name, audio folder, ratings folder) of the full-RECOLA layouts, in the order they are tried.
+FULL_LAYOUTS = [
+    ("release", "RECOLA-Audio-recordings", "RECOLA-Annotation/emotional_behaviour"),
+    ("project", "audio", "labels"),
+    ("group", "Audio_recordings_WAV", "Ratings_affective_behaviour_CCC_centred"),
+]
 
 
 @register
 class RecolaFullAdapter(RecolaAdapter):
-    """The full 46-speaker RECOLA: `audio/P16.wav` + `labels/{dim}/P16.csv` individual ratings."""
+    """The full RECOLA release (or the speakers of it you have): audio + individual ratings per speaker."""
 
     name = "recola_full"
-    DEFAULTS = {**RecolaAdapter.DEFAULTS, "audio_dir": "audio", "labels_dir": "labels"}
+    DEFAULTS = {**RecolaAdapter.DEFAULTS, "audio_dir": None, "labels_dir": None}
     AUDIO = re.compile(r"^(P\d+)\.wav$")
     RATINGS = re.compile(r"^(P\d+)\.csv$")
 
+    def __init__(self, root: str | Path, options: dict | None = None):
+        super().__init__(root, options)
+        self._folders: tuple[Path, Path] | None = None
+
+    def folders(self) -> tuple[Path, Path]:
+        """(audio folder, ratings folder): the options where set, else the first known layout found."""
+        if self._folders is None:
+            self._folders = self._detect()
+        return self._folders
+
+    def _detect(self) -> tuple[Path, Path]:
+        audio_opt, labels_opt = self.options["audio_dir"], self.options["labels_dir"]
+        tried = []
+        for layout, audio, labels in FULL_LAYOUTS:
+            audio_dir = resolve_path(self.root, audio_opt or audio)
+            labels_dir = resolve_path(self.root, labels_opt or labels)
+            if audio_dir.is_dir() and labels_dir.is_dir():
+                where = "options" if audio_opt and labels_opt else f"layout {layout!r}"
+                log.info("%s: RECOLA %s: audio %s, ratings %s", self.root, where, audio_dir, labels_dir)
+                return audio_dir, labels_dir
+            tried.append(f"{audio_opt or audio}/ + {labels_opt or labels}/")
+            if audio_opt and labels_opt:
+                break
+        raise InputError(self.root, "no known RECOLA layout found (tried " + "; ".join(dict.fromkeys(tried))
+                         + "); set corpus.options audio_dir and labels_dir to your folders")
+
     @property
     def labels_dir(self) -> Path:
-        return resolve_path(self.root, self.options["labels_dir"])
+        return self.folders()[1]
 
     def _manifest_rows(self) -> list[dict]:
-        folder = resolve_path(self.root, self.options["audio_dir"])
+        folder = self.folders()[0]
         audio = scan_folder(folder, self.AUDIO, ".wav")
         if not audio:
             raise InputError(folder, "no recordings")
@@ -392,19 +472,35 @@ class RecolaFullAdapter(RecolaAdapter):
 
     def labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
         """Gold standard = mean of the individual ratings of each row, on the `step` grid."""
+        parts = []
+        for rec, dim, path in self._files(dimensions):
+            times, values = gold_from_ratings(path)
+            parts.append((rec.recording, dim, self.on_grid(times, values, rec.duration, step, path)))
+        return label_frame(parts, step)
+
+    def rater_labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
+        """Each rater's column on the grid of `labels()`."""
+        parts = []
+        for rec, dim, path in self._files(dimensions):
+            parts += self.raters_on_grid(path, rec.recording, dim, rec.duration, step)
+        return rater_frame(parts, step)
+
+    def _files(self, dimensions: list[str]):
+        """(manifest row, dimension, ratings file) for every recording and wanted dimension."""
         manifest = self.manifest()
         files = self.rating_files()
         check_dimensions(dimensions, files, self.labels_dir)
-        parts = []
         for dim in dimensions:
             check_same_sets(manifest["recording"], files[dim], self.labels_dir / dim, "speakers")
             for rec in manifest.itertuples(index=False):
-                path = files[dim][rec.recording]
-                times, values = gold_from_ratings(path)
-                parts.append((rec.recording, dim, self.on_grid(times, values, rec.duration, step, path)))
-        return label_frame(parts, step)
+                yield rec, dim, files[dim][rec.recording]
 
     def preset_splits(self) -> dict[str, dict[str, list[str]]]:
-        """`trigeorgis2016` (16/15/15, the authors' code) and `avec2016` (9/9/9), as P-ids."""
+        """`trigeorgis2016` (16/15/15, the authors' code), `avec2016` (9/9/9), as P-ids, and `public23`:
+        AVEC 2016 train and dev, every other speaker present as test."""
+        avec = set(AVEC2016_SPLIT["train"]) | set(AVEC2016_SPLIT["dev"])
+        rest = sorted(set(self.manifest()["group"]) - avec)
         return {"trigeorgis2016": {k: list(v) for k, v in TRIGEORGIS2016_SPLIT.items()},
-                "avec2016": {k: list(v) for k, v in AVEC2016_SPLIT.items()}}
+                "avec2016": {k: list(v) for k, v in AVEC2016_SPLIT.items()},
+                "public23": {"train": list(AVEC2016_SPLIT["train"]), "dev": list(AVEC2016_SPLIT["dev"]),
+                             "test": rest}}

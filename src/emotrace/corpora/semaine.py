@@ -1,36 +1,48 @@
-"""SEMAINE Solid-SAL: user turns cut from word-aligned transcripts, gold = mean of the FeelTrace raters.
+"""SEMAINE Solid-SAL: the corpus's own user turns, gold = mean of the FeelTrace raters.
 
-Layout read under the corpus root, one folder per session::
+Layout read under the corpus root, one folder per session (as released)::
 
-    Sessions/<id>/session.xml                          <session character="Poppy" ...> with a
-                                                       <subject role="User" id="..."/> element
-    Sessions/<id>/*User HeadMounted*.wav               the user's microphone (used)
-    Sessions/<id>/*Operator HeadMounted*.wav           the operator's (not used; logged)
-    Sessions/<id>/wordLevel_alignedTranscript*_user*.txt   lines `start_ms end_ms WORD`;
-                                                       `---...---` turn headers and blank lines skipped
-    Sessions/<id>/R<rater>S<n>TUC<Po|Pr|Sp|Ob>[2]D<letter>.txt  FeelTrace: `time_s value` per line
+    Sessions/<n>/session.xml          <session recording="1" character="Poppy" ...>, optionally with a
+                                      <subject role="User" id="..."/> element
+    Sessions/<n>/<date>_User HeadMounted_<Character>.wav       the user's microphone, 48 kHz 24-bit mono
+    Sessions/<n>/<date>_Operator HeadMounted_<Character>.wav   the operator's (not used; logged)
+    Sessions/<n>/wordLevel_alignedTranscript_01.1Poppy_user    word-level user transcript, no extension
+                                      (a `.txt` one is read too): blocks of a header
+                                      `---recording <date> user turn <k>---`, `start_ms end_ms WORD`
+                                      lines and a line `.` closing the block
+    Sessions/<n>/R<rater>S<recording>TUC<Po|Pr|Sp|Ob>[2]D<letter>.txt  FeelTrace: `time_s value` lines
+
+Trace names may also begin `A<rater>` and carry `R<recording>` (the `[AR]`/`[RS]`
+variants public loaders meet); other files that look like traces are listed in
+the log and ignored.  Trace dimension letters: A -> arousal (activation), V ->
+valence, E -> expectation, P -> power; other letters are ignored.
 
 The user id is the `id` of the session.xml element with `role="User"`, else
-`rec<recording>` from the root's `recording` attribute.  Sessions whose character
-is not a Solid-SAL character (Poppy, Prudence, Spike, Obadiah) and sessions
-without a word-level user transcript are skipped and logged; a session with
-traces but no user audio, or user audio but no traces, is an error.  Trace
-dimension letters: A -> arousal (activation), V -> valence, E -> expectation,
-P -> power; other letters (intensity, categories) are ignored.  A `R<n>...txt`
-file that does not follow the trace pattern is logged as a warning.
+`rec<recording>`.  Sessions whose character is not a Solid-SAL character (Poppy,
+Prudence, Spike, Obadiah; e.g. beginning/end sessions) and sessions without a
+word-level user transcript are skipped and logged; a session with traces but no
+user audio, or user audio but no traces, is an error.
 
-A user turn is a run of words with pauses of at most `pause` s (default 1);
-turns shorter than `min_turn` s (default 1) are dropped and counted in the log.
-Each turn is a manifest row `<session>_t<NN>` (NN numbers all turns of the
-session, dropped ones included, so ids do not move when `min_turn` changes),
-the region `[first word start, last word end)` of the user audio.  Its labels
-are each rater's trace linearly interpolated at `offset + k * step` and averaged
-over raters; times are relative to the turn start.
+Turns (option `turns`): `transcript` (default, as Yang & Hirschberg): each block
+of the word-level transcript is a user turn, from its first word's start to its
+last word's end; `pause`: the words re-cut into turns wherever a pause is longer
+than `pause` s (default 1).  Turns shorter than `min_turn` s (default 1) are
+dropped and counted in the log.  Each turn is a manifest row `<session>_t<NN>`
+(NN numbers all turns of the session, dropped ones included, so ids do not move
+when `min_turn` changes), the region `[start, end)` of the user audio.
 
-Options: `pause`, `min_turn`, `group_by` (`session`, the default: Yang &
-Hirschberg split by conversation; or `user`), `metadata` (CSV
-`speaker,gender,age` keyed by user id), `tolerance` (s a trace may end
-before/after the user audio, default 1), `max_gap` (s, default 1).
+Rater traces of one session may differ in length: turns outside the span every
+rater covers (within 0.1 s) are dropped, with a log line naming the trace that
+ends first (or starts last), and ingestion stops only if no turn is left.  A
+turn's labels are each rater's trace linearly interpolated at `offset + k * step`
+(`rater_labels`), averaged over raters (`labels`); times are relative to the turn.
+
+Options: `turns`, `pause`, `min_turn`, `group_by` (the split unit: `recording`,
+the default, keeps the sessions of one recording, one user talking to the four
+characters, together; `session`, one conversation with one character; or
+`user`), `metadata` (CSV `speaker,gender,age` keyed by user id), `tolerance` (s
+a trace may end before or after the user audio without a log line, default 1),
+`max_gap` (s, default 1).
 """
 
 from __future__ import annotations
@@ -50,13 +62,13 @@ from emotrace.corpora.labels import (
     DEFAULT_MAX_GAP,
     DEFAULT_TOLERANCE,
     audio_header,
-    check_coverage,
     check_dimensions,
     check_trace,
     frame_times,
     label_frame,
     manifest_frame,
     merge_options,
+    rater_frame,
     read_speaker_metadata,
     resolve_path,
 )
@@ -68,12 +80,14 @@ SAL_CHARACTERS = {"poppy": "Po", "prudence": "Pr", "spike": "Sp", "obadiah": "Ob
 DIMENSION_LETTERS = {"arousal": "A", "valence": "V", "expectation": "E", "power": "P"}
 TRACE_RANGE = (-1.0, 1.0)
 
-TRACE = re.compile(r"^R(\d+)S(\d+)TUC([A-Z][a-z])2?D([A-Z][a-z]?)\.txt$")
-TRACE_LIKE = re.compile(r"^R\d+.*\.txt$")
+TRACE = re.compile(r"^[AR](\d+)[RS](\d+)TUC([A-Z][a-z])2?D([A-Z][a-z]?)\.txt$")
+TRACE_LIKE = re.compile(r"^[AR]\d+.*\.txt$")
 USER_AUDIO = re.compile(r"User HeadMounted.*\.wav$", re.IGNORECASE)
 OPERATOR_AUDIO = re.compile(r"Operator HeadMounted.*\.wav$", re.IGNORECASE)
-USER_WORDS = re.compile(r"^wordLevel_alignedTranscript.*_user.*\.txt$", re.IGNORECASE)
-WORD_LINE = re.compile(r"^(\d+)\s+(\d+)\s+(\S.*)$")
+USER_WORDS = re.compile(r"^wordLevel_alignedTranscript.*_user(\.txt)?$", re.IGNORECASE)
+WORD_LINE = re.compile(r"^(\d+(?:\.\d*)?)\s+(\d+(?:\.\d*)?)\s+(\S.*)$")
+TURN_HEADER = re.compile(r"^---.*---$")
+SPAN_SLACK = 0.1  # s a turn may reach past the span every rater covers (edge value held)
 
 
 @dataclass
@@ -108,6 +122,7 @@ class Session:
     folder: Path
     character: str
     user: str
+    recording: str
     user_audio: Path | None = None
     user_words: Path | None = None
     traces: dict[str, dict[int, Path]] = field(default_factory=dict)  # letter -> rater -> file
@@ -115,8 +130,8 @@ class Session:
 
 # --------------------------------------------------------------------------- readers
 
-def read_session_xml(folder: Path) -> tuple[str, str]:
-    """(character, user id) from `session.xml`; InputError if missing, malformed or inconsistent."""
+def read_session_xml(folder: Path) -> tuple[str, str, str]:
+    """(character, user id, recording) from `session.xml`; InputError if missing, malformed or inconsistent."""
     path = folder / "session.xml"
     if not path.is_file():
         raise InputError(path, "session.xml does not exist")
@@ -132,31 +147,50 @@ def read_session_xml(folder: Path) -> tuple[str, str]:
     character = (root.get("character") or "").strip()
     if not character:
         raise InputError(path, "no 'character' attribute on <session>")
+    recording = (root.get("recording") or "").strip()
     for element in root.iter():
         if (element.get("role") or "").strip().lower() == "user" and (element.get("id") or "").strip():
-            return character, element.get("id").strip()
-    if (root.get("recording") or "").strip():
-        return character, f"rec{root.get('recording').strip()}"
+            user = element.get("id").strip()
+            return character, user, recording or user
+    if recording:
+        return character, f"rec{recording}", recording
     raise InputError(path, "no element with role='User' and an id, and no 'recording' attribute: "
                            "cannot identify the user")
 
 
-def read_words(path: Path) -> list[Word]:
-    """Words of a word-aligned transcript (`start_ms end_ms WORD` lines), sorted by start."""
-    words = []
+def read_blocks(path: Path) -> list[list[Word]]:
+    """The turns of a word-level transcript: blocks of `start_ms end_ms WORD` lines, each opened by a
+    `---... turn <k>---` header and/or closed by a `.` line; empty blocks are left out."""
+    blocks: list[list[Word]] = [[]]
     with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, raw in enumerate(fh, start=1):
             line = raw.strip()
-            if not line or line.startswith("---"):
+            if not line:
+                continue
+            if line == "." or TURN_HEADER.match(line):
+                if blocks[-1]:
+                    blocks.append([])
                 continue
             match = WORD_LINE.match(line)
             if not match:
-                raise InputError(f"{path}:{lineno}", f"expected 'start_ms end_ms WORD', found {line!r}")
-            start, end = int(match.group(1)) / 1000, int(match.group(2)) / 1000
+                raise InputError(f"{path}:{lineno}", f"expected 'start_ms end_ms WORD', a '---...---' turn header "
+                                                     f"or '.', found {line!r}")
+            start, end = float(match.group(1)) / 1000, float(match.group(2)) / 1000
             if end < start:
                 raise InputError(f"{path}:{lineno}", f"word ends ({end:.3f} s) before it starts ({start:.3f} s)")
-            words.append(Word(start, end, match.group(3), lineno))
-    return sorted(words, key=lambda w: (w.start, w.end))
+            blocks[-1].append(Word(start, end, match.group(3), lineno))
+    return [block for block in blocks if block]
+
+
+def read_words(path: Path) -> list[Word]:
+    """All words of a word-aligned transcript, sorted by start."""
+    return sorted((w for block in read_blocks(path) for w in block), key=lambda w: (w.start, w.end))
+
+
+def block_turns(blocks: list[list[Word]]) -> list[Turn]:
+    """One turn per transcript block, from its earliest word start to its latest word end."""
+    return [Turn(k, min(w.start for w in block), max(w.end for w in block), block[0].line)
+            for k, block in enumerate(blocks, start=1)]
 
 
 def cut_turns(words: list[Word], pause: float) -> list[Turn]:
@@ -201,20 +235,21 @@ class SemaineAdapter(CorpusAdapter):
     """SEMAINE Solid-SAL user turns (see the module docstring for the layout and options)."""
 
     name = "semaine"
-    DEFAULTS = {"pause": 1.0, "min_turn": 1.0, "group_by": "session", "metadata": None,
+    DEFAULTS = {"turns": "transcript", "pause": 1.0, "min_turn": 1.0, "group_by": "recording", "metadata": None,
                 "tolerance": DEFAULT_TOLERANCE, "max_gap": DEFAULT_MAX_GAP}
+    CHOICES = {"turns": ("transcript", "pause"), "group_by": ("recording", "session", "user")}
 
     def __init__(self, root: str | Path, options: dict | None = None):
         super().__init__(root, options)
         self.options = merge_options(self.name, self.options, self.DEFAULTS)
-        if self.options["group_by"] not in ("session", "user"):
-            raise InputError("corpus.options.group_by", f"{self.options['group_by']!r} is not 'session' or 'user'")
+        for key, choices in self.CHOICES.items():
+            if self.options[key] not in choices:
+                raise InputError(f"corpus.options.{key}", f"{self.options[key]!r} is not one of {', '.join(choices)}")
         for key in ("pause", "min_turn"):
             if not float(self.options[key]) >= 0:
                 raise InputError(f"corpus.options.{key}", "must be a non-negative number of seconds")
         self._sessions: list[Session] | None = None
         self._manifest: pd.DataFrame | None = None
-        self._traces: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
         self._session_of: dict[str, str] = {}  # turn recording -> session id
 
     @property
@@ -237,12 +272,12 @@ class SemaineAdapter(CorpusAdapter):
             raise InputError(self.sessions_dir, "no session folders")
         usable, audio_only, traces_only, skipped = [], [], [], []
         for folder in folders:
-            character, user = read_session_xml(folder)
+            character, user, recording = read_session_xml(folder)
             if character.lower() not in SAL_CHARACTERS:
                 skipped.append(f"{folder.name} ({character})")
                 continue
             check_recording_id(folder.name, str(folder))
-            session = self._classify(Session(folder.name, folder, character, user))
+            session = self._classify(Session(folder.name, folder, character, user, recording))
             if session.user_audio is None and not session.traces:
                 skipped.append(f"{folder.name} (no user audio, no traces)")
             elif session.user_audio is None:
@@ -250,7 +285,7 @@ class SemaineAdapter(CorpusAdapter):
             elif not session.traces:
                 audio_only.append(folder.name)
             elif session.user_words is None:
-                log.warning("%s: no word-level user transcript (wordLevel_alignedTranscript*_user*.txt); "
+                log.warning("%s: no word-level user transcript (wordLevel_alignedTranscript*_user); "
                             "session skipped", folder)
                 skipped.append(f"{folder.name} (no word-level user transcript)")
             else:
@@ -271,6 +306,7 @@ class SemaineAdapter(CorpusAdapter):
     def _classify(self, session: Session) -> Session:
         """Sort a session folder's files into user audio, user words and traces."""
         code = SAL_CHARACTERS[session.character.lower()]
+        ignored = []
         for path in sorted(p for p in session.folder.iterdir() if p.is_file()):
             name = path.name
             if USER_AUDIO.search(name):
@@ -295,28 +331,58 @@ class SemaineAdapter(CorpusAdapter):
                                            f"{session.traces[letter][rater].name}")
                 session.traces.setdefault(letter, {})[rater] = path
             elif TRACE_LIKE.match(name):
-                log.warning("%s: looks like a trace but does not match R<rater>S<n>TUC<character>D<dim>.txt; "
-                            "ignored", path)
+                ignored.append(name)
+        if ignored:
+            log.warning("%s: ignored %d file(s) that look like traces but do not match "
+                        "[AR]<rater>[RS]<recording>TUC<character>D<dim>.txt: %s", session.folder, len(ignored),
+                        ", ".join(ignored))
         return session
 
     # ------------------------------------------------------------------ manifest
     def turns(self, session: Session, duration: float) -> tuple[list[Turn], int]:
-        """Kept turns of a session (checked against the audio length) and the number dropped as too short."""
-        turns = cut_turns(read_words(session.user_words), float(self.options["pause"]))
+        """Kept turns of a session (checked against the audio and the raters' common span) and the
+        number dropped as too short."""
+        if self.options["turns"] == "transcript":
+            turns = block_turns(read_blocks(session.user_words))
+        else:
+            turns = cut_turns(read_words(session.user_words), float(self.options["pause"]))
         if not turns:
             log.warning("%s: transcript has no words", session.user_words)
-        kept, dropped = [], 0
+        (first, last), (late, early) = self.rater_span(session, duration)
+        kept, dropped, outside = [], 0, []
         for turn in turns:
             if turn.start >= duration or turn.end > duration + self.options["tolerance"]:
                 raise InputError(f"{session.user_words}:{turn.line}",
                                  f"turn {turn.number} [{turn.start:.2f}, {turn.end:.2f}] s lies past the end of "
                                  f"{session.user_audio.name} ({duration:.2f} s)")
             turn.end = min(turn.end, duration)
-            if turn.duration < self.options["min_turn"]:
+            if turn.start < first - SPAN_SLACK or turn.end > last + SPAN_SLACK:
+                outside.append(turn.number)
+            elif turn.duration < self.options["min_turn"]:
                 dropped += 1
             else:
                 kept.append(turn)
+        if outside:
+            log.warning("%s: dropped %d turn(s) outside [%.2f, %.2f] s, the span every rater covers (earliest "
+                        "end: %s; latest start: %s): turns %s", session.folder, len(outside), first, last,
+                        early.name, late.name, ", ".join(map(str, outside)))
         return kept, dropped
+
+    def rater_span(self, session: Session, duration: float) -> tuple[tuple[float, float], tuple[Path, Path]]:
+        """[latest start, earliest end] of the session's traces and the traces that set them; traces
+        ending (or starting) more than `tolerance` s away from the user audio's ends are logged."""
+        ends = {}
+        for letter in sorted(session.traces):
+            for path in session.traces[letter].values():
+                times, _ = self._trace(path)
+                ends[path] = (float(times[0]), float(times[-1]))
+                gap_end, gap_start = duration - times[-1], times[0]
+                if abs(gap_end) > self.options["tolerance"] or gap_start > self.options["tolerance"]:
+                    log.warning("%s: trace covers [%.2f, %.2f] s, the user audio [0, %.2f] s", path, times[0],
+                                times[-1], duration)
+        late = max(ends, key=lambda p: ends[p][0])
+        early = min(ends, key=lambda p: ends[p][1])
+        return (ends[late][0], ends[early][1]), (late, early)
 
     def manifest(self) -> pd.DataFrame:
         """One row per kept user turn: a region of the session's user audio."""
@@ -334,49 +400,53 @@ class SemaineAdapter(CorpusAdapter):
                 if meta and session.user not in meta:
                     log.warning("%s: user %s not in the metadata file", session.folder, session.user)
                 gender, age = meta.get(session.user, ("", pd.NA))
+                group = {"recording": session.recording, "session": session.id, "user": session.user}
                 for turn in kept:
                     self._session_of[f"{session.id}_t{turn.number:02d}"] = session.id
                     rows.append({
                         "recording": f"{session.id}_t{turn.number:02d}",
                         "speaker": session.user,
-                        "group": session.id if self.options["group_by"] == "session" else session.user,
+                        "group": group[self.options["group_by"]],
                         "gender": gender, "age": age,
                         "audio_path": str(session.user_audio.resolve()),
                         "offset": turn.start, "duration": turn.duration, "sample_rate": sample_rate,
                     })
-            log.info("%s: %d user turns kept from %d sessions, %d dropped as shorter than %g s",
-                     self.sessions_dir, len(rows), len(self.sessions()), total_dropped, self.options["min_turn"])
+            log.info("%s: %d user turns (%s) kept from %d sessions, %d dropped as shorter than %g s",
+                     self.sessions_dir, len(rows), self.options["turns"], len(self.sessions()), total_dropped,
+                     self.options["min_turn"])
             if not rows:
-                raise InputError(self.sessions_dir, "no user turn long enough")
+                raise InputError(self.sessions_dir, "no user turn long enough and covered by every rater")
             self._manifest = manifest_frame(rows)
         return self._manifest.copy()
 
     # ------------------------------------------------------------------ labels
-    def _trace(self, path: Path, duration: float) -> tuple[np.ndarray, np.ndarray]:
-        if path not in self._traces:
-            times, values = read_trace(path)
-            check_trace(times, values, path, first_line=1, max_gap=self.options["max_gap"], value_range=TRACE_RANGE)
-            check_coverage(times, 0.0, duration, path, self.options["tolerance"])
-            self._traces[path] = (times, values)
-        return self._traces[path]
+    def _trace(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        times, values = read_trace(path)
+        check_trace(times, values, path, first_line=1, max_gap=self.options["max_gap"], value_range=TRACE_RANGE)
+        return times, values
 
-    def labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
-        """Per turn and dimension: every rater's trace at `offset + k * step`, averaged over raters."""
+    def _rater_values(self, dimensions: list[str], step: float):
+        """(turn, dimension, {rater: trace at offset + k * step}) for every turn and wanted dimension."""
         manifest = self.manifest()
         check_dimensions(dimensions, DIMENSION_LETTERS, "corpus.dimensions")
         sessions = {s.id: s for s in self.sessions()}
-        parts = []
         for session_id, turns in manifest.groupby(manifest["recording"].map(self._session_of), sort=True):
             session = sessions[session_id]
-            duration = audio_header(session.user_audio)[1]
             for dim in dimensions:
                 letter = DIMENSION_LETTERS[dim]
                 available = sorted(k for k, v in DIMENSION_LETTERS.items() if v in session.traces)
                 check_dimensions([dim], available, session.folder)
-                traces = [self._trace(p, duration) for _, p in sorted(session.traces[letter].items())]
+                traces = {f"R{r}": self._trace(p) for r, p in sorted(session.traces[letter].items())}
                 for rec in turns.itertuples(index=False):
                     grid = rec.offset + frame_times(rec.duration, step)
-                    values = np.mean([np.interp(grid, t, v) for t, v in traces], axis=0)
-                    parts.append((rec.recording, dim, values))
-        self._traces.clear()
-        return label_frame(parts, step)
+                    yield rec.recording, dim, {r: np.interp(grid, t, v) for r, (t, v) in traces.items()}
+
+    def labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
+        """Per turn and dimension: every rater's trace at `offset + k * step`, averaged over raters."""
+        return label_frame([(rec, dim, np.mean(list(raters.values()), axis=0))
+                            for rec, dim, raters in self._rater_values(dimensions, step)], step)
+
+    def rater_labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
+        """Each rater's FeelTrace on the grid of `labels()` (rater `R<n>` from the trace file name)."""
+        return rater_frame([(rec, dim, rater, values) for rec, dim, raters in self._rater_values(dimensions, step)
+                            for rater, values in raters.items()], step)
