@@ -484,13 +484,13 @@ def test_semaine_manifest_turns_and_offsets(corpus, caplog):
     info = sf.info(s2["audio_path"].iloc[0])
     assert set(m["sample_rate"]) == {48000} and info.channels == 1 and info.subtype == "PCM_24"
     assert all("User HeadMounted" in p for p in m["audio_path"])
-    assert set(m["group"]) == {"2", "3", "8", "9", "14"}
+    assert set(m["group"]) == {"2", "3", "8", "9", "14", "20", "26"}
     assert "Operator HeadMounted" in caplog.text and "dropped" in caplog.text
     # Default split unit: the recording (one user, sessions with the four characters).
     by_recording = get_adapter("semaine", root).manifest()
     assert by_recording.groupby("group")["recording"].apply(lambda r: sorted({x.split("_")[0] for x in r})
                                                              ).to_dict() == {"1": ["2", "3"], "2": ["8", "9"],
-                                                                             "3": ["14"]}
+                                                                             "3": ["14"], "4": ["20"], "5": ["26"]}
 
     # Re-cutting by pauses (today's behaviour, as an option).
     cut = get_adapter("semaine", root, {"turns": "pause", "group_by": "session"}).manifest()
@@ -503,7 +503,7 @@ def test_semaine_manifest_turns_and_offsets(corpus, caplog):
     s2 = short[short.recording.str.startswith("2_")].set_index("recording")
     assert list(s2.index) == ["2_t01", "2_t04"]  # 6.0-6.5 s now a turn of its own, dropped
     np.testing.assert_allclose(s2.loc["2_t04", ["offset", "duration"]].astype(float), [7.2, 1.82])
-    assert set(short["group"]) == {"U01", "U02", "U03"}
+    assert set(short["group"]) == {"U01", "U02", "U03", "U04", "U05"}
     raises_naming(lambda: get_adapter("semaine", root, {"turns": "words"}), "corpus.options.turns", "pause")
 
 
@@ -615,7 +615,7 @@ def test_semaine_session_errors(corpus, caplog):
     words.unlink()
     with caplog.at_level(logging.INFO):
         m = manifest()
-    assert set(m["group"]) == {"1", "3"}  # recordings of sessions 2 and 14
+    assert set(m["group"]) == {"1", "3", "4", "5"}  # recordings of sessions 2, 14, 20 and 26
     assert "1 (Beginning)" in caplog.text and "3 (no word-level user transcript)" in caplog.text
 
     (beginning / "session.xml").write_text('<session sessionId="7" character="Poppy"/>')
