@@ -26,11 +26,11 @@ pytestmark = pytest.mark.integration
 
 CONFIGS = REPO / "configs"
 CASES = {
-    # name: (config, fixture writer)
-    "generic": (TINY, make_corpora.write_generic),
-    "recola_full": (CONFIGS / "trigeorgis2016_recola.yaml", make_corpora.write_recola_full),
-    "recola_avec2016": (CONFIGS / "yang2018_recola.yaml", make_corpora.write_recola_avec2016),
-    "semaine": (CONFIGS / "yang2018_semaine.yaml", make_corpora.write_semaine),
+    # name: (config, fixture writer, its arguments besides the seed)
+    "generic": (TINY, make_corpora.write_generic, {}),
+    "recola_full": (CONFIGS / "trigeorgis2016_recola.yaml", make_corpora.write_recola_full, {}),
+    "recola_avec2016": (CONFIGS / "yang2018_recola.yaml", make_corpora.write_recola_avec2016, {}),
+    "semaine": (CONFIGS / "yang2018_semaine.yaml", make_corpora.write_semaine, {"seconds": 20.0}),  # ~20 turns
 }
 
 
@@ -84,8 +84,8 @@ def partitions(split: pd.DataFrame) -> dict[str, list[str]]:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_adapter_runs_the_whole_dag(name, tmp_path):
     """The paper configs as shipped (no layout option) on the release-layout fixtures, end to end."""
-    config_path, write = CASES[name]
-    root = write(tmp_path / "corpus", seed=1)
+    config_path, write, kwargs = CASES[name]
+    root = write(tmp_path / "corpus", seed=1, **kwargs)
     config = shrink(yaml.safe_load(Path(config_path).read_text()))
     config["corpus"].update(name=name, adapter=name, root=str(root))
     if name != "generic":
