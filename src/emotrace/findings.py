@@ -23,7 +23,9 @@ import pandas as pd
 
 from emotrace.io import atomic_write
 from emotrace.runs import Scores
-from emotrace.tables import DIMENSIONS, MISSING, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS, format_number, to_markdown
+from emotrace.tables import (
+    DIMENSIONS, MISSING, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS, format_number, to_html, to_markdown,
+)
 from emotrace.uncertainty import paired
 
 FINDING_COLUMNS = [
@@ -183,10 +185,15 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+TITLE = "Findings: each paper's claims tested"
+
+
 def write_findings(table: pd.DataFrame, stem) -> None:
-    """stem.csv (every column) and stem.md (the display table with its notes), each atomically."""
+    """stem.csv (every column), stem.md and stem.html (the display table with its notes), each atomically."""
     stem = Path(stem)
     with atomic_write(stem.with_name(stem.name + ".csv")) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_write(stem.with_name(stem.name + ".md")) as tmp:
-        tmp.write_text("# Findings: each paper's claims tested\n\n" + to_markdown(display_table(table)), encoding="utf-8")
+        tmp.write_text(f"# {TITLE}\n\n" + to_markdown(display_table(table)), encoding="utf-8")
+    with atomic_write(stem.with_name(stem.name + ".html")) as tmp:
+        tmp.write_text(to_html(display_table(table), TITLE), encoding="utf-8")

@@ -12,6 +12,7 @@ are never mistaken for reproduced ones.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from pathlib import Path
@@ -378,9 +379,38 @@ def to_latex(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: pd.DataFrame, stem: Path) -> None:
-    """Write stem.csv, stem.md and stem.tex, each atomically."""
+def to_html(table: pd.DataFrame, title: str) -> str:
+    """A standalone HTML page: the table and its notes (for the report, which shows HTML pages)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in table.itertuples(index=False))
+    notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in table.attrs.get("notes", []))
+    style = ("body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse}"
+             "th,td{border:1px solid #bbb;padding:3px 8px;text-align:left}th{background:#eee}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h2>{html.escape(title)}</h2><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table><ul>{notes}</ul></body></html>\n")
+
+
+def metrics_page(metrics: pd.DataFrame) -> str:
+    """all_metrics as an HTML page, figures rounded to three decimals."""
+    shown = metrics.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    shown.attrs["notes"] = [
+        "one row per run, partition, dimension and post-processing state; *_low/*_high: bootstrap interval; "
+        "ccc_seeds_*: interval of the mean over seeds; dev_ccc_loo: leave-one-dev-recording-out post-processed "
+        "dev CCC; collapsed: a degenerate model (collapse_reason says why)",
+    ]
+    return to_html(shown, "All metrics")
+
+
+def write_table(table: pd.DataFrame, stem: Path, title: str | None = None) -> None:
+    """Write stem.csv, stem.md, stem.tex and stem.html, each atomically."""
     stem = Path(stem)
+    with atomic_write(stem.with_name(stem.name + ".html")) as tmp:
+        tmp.write_text(to_html(table, title or stem.name), encoding="utf-8")
     with atomic_write(stem.with_name(stem.name + ".csv")) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_write(stem.with_name(stem.name + ".md")) as tmp:
