@@ -98,6 +98,19 @@ def open_category(page, category: str) -> list[str]:
     return sorted(page.evaluate("c => Object.keys(categories[c])", category))
 
 
+def each_subcategory(page, category: str):
+    """Open each subcategory of a category in turn (from the main menu), yielding its name."""
+    go_home(page)
+    subcategories = open_category(page, category)
+    for n, subcategory in enumerate(subcategories):
+        if n:
+            go_home(page)
+            open_category(page, category)
+        if len(subcategories) > 1:
+            page.locator("ul").get_by_role("link", name=subcategory, exact=True).click()
+        yield subcategory
+
+
 def show_every_row(page, report_dir: Path) -> list[str]:
     """Click the eye button of every row of the open subcategory; check each image loads at its file's size.
 
@@ -143,14 +156,7 @@ def test_every_figure_displays(page, report, tiny_run):
     assert set(CATEGORIES) <= set(categories), f"report categories {categories}"
     shown = []
     for category in sorted(categories):
-        go_home(page)
-        subcategories = open_category(page, category)
-        for n, subcategory in enumerate(subcategories):
-            if n:
-                go_home(page)
-                open_category(page, category)
-            if len(subcategories) > 1:
-                page.locator("ul").get_by_role("link", name=subcategory, exact=True).click()
+        for _ in each_subcategory(page, category):
             shown += show_every_row(page, tiny_run)
         assert_not_blank(page, report.with_name(f"{report.stem}-{slug(category)}.png"))
         assert browser.broken_images(page) == [], f"broken images under {category!r}"
@@ -163,15 +169,8 @@ def test_every_figure_displays(page, report, tiny_run):
 
 def html_pages(page) -> dict[str, str]:
     """Open every HTML result of the tables category; {file name: the text its frame shows}."""
-    go_home(page)
-    subcategories = open_category(page, TABLES)
     pages = {}
-    for n, subcategory in enumerate(subcategories):
-        if n:
-            go_home(page)
-            open_category(page, TABLES)
-        if len(subcategories) > 1:
-            page.locator("ul").get_by_role("link", name=subcategory, exact=True).click()
+    for _ in each_subcategory(page, TABLES):
         page.locator("thead tr").wait_for()
         rows = page.locator("tbody tr")
         for i in range(rows.count()):
