@@ -106,6 +106,8 @@ def collect(metric_files: list[Path]) -> pd.DataFrame:
 
 def format_number(value: float) -> str:
     """CCC as the papers print it: three decimals, no leading zero (.684, -.012)."""
+    if abs(value) < 0.0005:
+        value = 0.0  # never "-.000"
     text = f"{value:.3f}"
     return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
 
