@@ -163,7 +163,7 @@ def test_written_tables_are_well_formed(tmp_path, trigeorgis_runs):
 
 def test_cells_with_intervals_loo_collapsed_and_the_raters_row():
     runs, metrics = crafted({("e2e", "ccc", "arousal", 1): 0.8, ("e2e", "ccc", "valence", 1): 0.5,
-                             ("wave", "ccc", "joint", 1): None})
+                             ("e2e", "ccc", "arousal", 2): 0.7, ("wave", "ccc", "joint", 1): None})
     metrics = with_intervals(metrics, Scores(runs, settings({"replicates": 200})), collapse.settings())
     # post-processing "lowered" e2e arousal test CCC: the notes must say so
     lowered = (metrics["model"] == "e2e") & metrics["postprocessed"] & (metrics["partition"] == "test")
@@ -174,6 +174,9 @@ def test_cells_with_intervals_loo_collapsed_and_the_raters_row():
     table = trigeorgis_table(metrics, agreement=agreement, notes=("intervals: test note",))
     e2e = table[(table["model"] == "e2e") & table["part"].str.startswith("b)")].iloc[0]
     assert re.fullmatch(r"-?\.\d{3} \[-?\.\d{3}, -?\.\d{3}\] \(-?\.\d{3}; LOO \.100\)", e2e["valence"]), e2e["valence"]
+    # two seeds: mean±sd and the interval of the seed mean (the LOO figure averaged over seeds)
+    number = r"-?\.\d{3}"
+    assert re.fullmatch(rf"{number}±{number} \[{number}, {number}\] \({number}±{number}; LOO \.100\)", e2e["arousal"]), e2e["arousal"]
     raters = table[table["system"] == RATERS_LABEL].iloc[0]
     assert raters["arousal"] == ".820 [.740, .880] (.800)"
     notes = " ".join(table.attrs["notes"])
