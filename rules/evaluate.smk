@@ -1,5 +1,6 @@
 # Test evaluation (CCC on recordings concatenated and per recording, Pearson,
-# RMSE; raw and post-processed) and both papers' Table 1.
+# RMSE; raw and post-processed), the raters' agreement, both papers' Table 1 with
+# bootstrap intervals, and the papers' claims tested (findings).
 
 
 rule evaluate:
@@ -16,18 +17,71 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+rule agreement:
+    input:
+        raters=f"{RES}/ingest/raters.csv",
+        split=f"{RES}/split/split.csv",
+    output:
+        f"{RES}/tables/raters_agreement.csv",
+    params:
+        uncertainty=config["uncertainty"],
+        step=config["labels"]["step"],
+    log:
+        "logs/agreement.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/agreement.py"
+
+
 rule tables:
     input:
         metrics=[f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID],
         split_notes=f"{RES}/split/notes.txt",
+        raw=[f"{system_dir('train', s)}/predictions.csv" for s in GRID],
+        postprocessed=[f"{system_dir('postprocess', s)}/predictions.csv" for s in GRID],
+        settings=[f"{system_dir('postprocess', s)}/settings.json" for s in GRID],
+        history=[
+            f"{system_dir('train', s)}/history.csv" for s in GRID if s.model in NET_MODELS
+        ],
+        agreement=f"{RES}/tables/raters_agreement.csv",
     output:
         multiext(f"{RES}/tables/trigeorgis2016_table1", ".csv", ".md", ".tex"),
         multiext(f"{RES}/tables/yang2018_table1", ".csv", ".md", ".tex"),
+        trigeorgis=report(
+            f"{RES}/tables/trigeorgis2016_table1.html",
+            caption="../report/tables.rst",
+            category="Tables and findings",
+            subcategory="Table 1",
+        ),
+        yang=report(
+            f"{RES}/tables/yang2018_table1.html",
+            caption="../report/tables.rst",
+            category="Tables and findings",
+            subcategory="Table 1",
+        ),
         metrics=f"{RES}/tables/all_metrics.csv",
+        metrics_html=report(
+            f"{RES}/tables/all_metrics.html",
+            caption="../report/all_metrics.rst",
+            category="Tables and findings",
+            subcategory="All metrics",
+        ),
+        findings=f"{RES}/tables/findings.csv",
+        findings_md=f"{RES}/tables/findings.md",
+        findings_html=report(
+            f"{RES}/tables/findings.html",
+            caption="../report/findings.rst",
+            category="Tables and findings",
+            subcategory="Findings",
+        ),
     params:
         outdir=lambda w, output: str(Path(output.metrics).parent),
         corpus=CORPUS,
         adapter=config["corpus"]["adapter"],
+        uncertainty=config["uncertainty"],
+        collapse=config["collapse"],
+        step=config["labels"]["step"],
     log:
         "logs/tables.log",
     conda:

@@ -101,7 +101,8 @@ rule figure_curves:
 
 rule figure_bars:
     input:
-        [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID],
+        metrics="results/{corpus}/tables/all_metrics.csv",
+        agreement="results/{corpus}/tables/raters_agreement.csv",
     output:
         trigeorgis=report(
             f"{FIG}/trigeorgis2016_bars.png",

@@ -1,4 +1,5 @@
-# Corpus ingestion through the adapter named in config: manifest + gold standard.
+# Corpus ingestion through the adapter named in config: manifest, gold standard and,
+# where the corpus has them, the individual raters' traces (else raters.csv is empty).
 
 
 def ingest_inputs(wildcards):
@@ -14,6 +15,7 @@ checkpoint ingest:
     output:
         manifest=f"{RES}/ingest/manifest.csv",
         labels=f"{RES}/ingest/labels.csv",
+        raters=f"{RES}/ingest/raters.csv",
     params:
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),

@@ -1,7 +1,7 @@
 """Checkpoint ingest: run the configured corpus adapter and check its output."""
 
 from emotrace.corpora import get_adapter
-from emotrace.ingest import ingest
+from emotrace.ingest import ingest, rater_table
 from emotrace.io import write_csv
 from emotrace.logs import job_logger
 
@@ -10,4 +10,5 @@ p = snakemake.params
 adapter = get_adapter(p.adapter, p.root, p.options)
 manifest, labels = ingest(adapter, list(p.dimensions), p.step, p.max_mismatch)
 write_csv(labels, snakemake.output.labels)
+write_csv(rater_table(adapter, list(p.dimensions), p.step, labels), snakemake.output.raters)
 write_csv(manifest, snakemake.output.manifest)

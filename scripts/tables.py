@@ -1,21 +1,36 @@
-"""Rule tables: both papers' Table 1 from every metrics.csv of the grid (CSV, Markdown, LaTeX)."""
+"""Rule tables: both papers' Table 1 with bootstrap intervals and the raters' row, all metrics, and the findings."""
 
 from pathlib import Path
 
-from emotrace.io import write_csv
+import pandas as pd
+
+from emotrace import collapse, uncertainty
+from emotrace.findings import findings, write_findings
+from emotrace.io import atomic_write, write_csv
 from emotrace.logs import job_logger
-from emotrace.tables import collect, to_markdown, trigeorgis_table, write_table, yang_table
+from emotrace.runs import Scores, load_runs, scaling_note, with_intervals
+from emotrace.tables import collect, metrics_page, to_markdown, trigeorgis_table, write_table, yang_table
 
 log = job_logger(snakemake.log[0])
-out = Path(snakemake.params.outdir)
-metrics = collect([Path(p) for p in snakemake.input.metrics])
-split_notes = Path(snakemake.input.split_notes).read_text(encoding="utf-8").splitlines()
+inp, params = snakemake.input, snakemake.params
+out = Path(params.outdir)
+runs = load_runs(inp.raw, inp.postprocessed, inp.settings, inp.history)
+scores = Scores(runs, uncertainty.settings(params.uncertainty), params.step)
+metrics = with_intervals(collect([Path(p) for p in inp.metrics]), scores, collapse.settings(params.collapse))
+split_notes = Path(inp.split_notes).read_text(encoding="utf-8").splitlines()
 write_csv(metrics, snakemake.output.metrics)
-published = "SEMAINE" if snakemake.params.adapter == "semaine" else "RECOLA"
-for stem, table in (
-    ("trigeorgis2016_table1", trigeorgis_table(metrics)),
-    ("yang2018_table1", yang_table(metrics, published)),
+with atomic_write(snakemake.output.metrics_html) as tmp:
+    tmp.write_text(metrics_page(metrics), encoding="utf-8")
+agreement = pd.read_csv(inp.agreement)
+notes = (scores.describe(), scaling_note(runs))
+published = "SEMAINE" if params.adapter == "semaine" else "RECOLA"
+for stem, title, table in (
+    ("trigeorgis2016_table1", "Trigeorgis et al. 2016, Table 1", trigeorgis_table(metrics, agreement=agreement, notes=notes)),
+    ("yang2018_table1", "Yang & Hirschberg 2018, Table 1", yang_table(metrics, published, agreement=agreement, notes=notes[:1])),
 ):
     table.attrs["notes"] = table.attrs.get("notes", []) + split_notes
-    write_table(table, out / stem)
+    write_table(table, out / stem, f"{title} ({params.corpus})")
     log.info("%s\n%s", stem, to_markdown(table))
+claims = findings(metrics, scores, published)
+write_findings(claims, out / "findings")
+log.info("findings\n%s", claims["verdict"].value_counts().to_string())

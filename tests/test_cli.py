@@ -130,11 +130,15 @@ def test_show_prints_tables_and_where_outputs_are(tmp_path, capsys):
     tables = tmp_path / "synthetic" / "tables"
     tables.mkdir(parents=True)
     (tables / "trigeorgis2016_table1.md").write_text("| system | arousal |\n|---|---|\n| e2e | .700 |\n")
+    (tables / "findings.md").write_text("# Findings\n\n| claim | verdict |\n|---|---|\n| W+S beats W | supported |\n")
+    (tables / "yang2018_table1.md").write_text("| system | arousal |\n|---|---|\n| W+S | .600 |\n")
     (tmp_path / "synthetic" / "figures").mkdir()
     (tmp_path / "synthetic" / "figures" / "traces.png").write_bytes(b"png")
     assert main(["show", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "| e2e | .700 |" in out and "trigeorgis2016_table1.md" in out
+    # the findings come after both tables (make run ends with them)
+    assert out.index("| e2e | .700 |") < out.index("| W+S | .600 |") < out.index("| W+S beats W | supported |")
     assert str(tables) in out and "figures" in out and "(1 files)" in out
 
 

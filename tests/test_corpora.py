@@ -207,6 +207,22 @@ def test_synthetic_reads_the_generated_layout(pristine):
     np.testing.assert_allclose(got["value"].to_numpy()[:n], gold["value"].to_numpy()[:n], atol=1e-9)
 
 
+def test_synthetic_rater_traces_on_the_gold_grid(pristine, tmp_path):
+    """raters/{dimension}/{recording}.csv (time, one column per rater) -> tidy traces on the labels' frames."""
+    adapter = get_adapter("synthetic", pristine["synthetic"])
+    raters = adapter.rater_labels(["arousal"], 0.04)
+    labels = adapter.labels(["arousal"])
+    assert list(raters.columns) == RATER_COLUMNS and set(raters["rater"]) == {"R1", "R2", "R3"}
+    one = raters[(raters.recording == "spk03_rec01") & (raters.rater == "R2")]
+    gold = labels[labels.recording == "spk03_rec01"]
+    assert one["frame"].tolist() == gold["frame"].tolist()
+    written = pd.read_csv(pristine["synthetic"] / "raters" / "arousal" / "spk03_rec01.csv")["R2"].to_numpy()
+    n = min(len(written), len(one))
+    np.testing.assert_allclose(one["value"].to_numpy()[:n], written[:n], atol=1e-6)
+    generic = shutil.copytree(pristine["synthetic"], tmp_path / "no_raters", ignore=shutil.ignore_patterns("raters"))
+    assert get_adapter("generic", generic).rater_labels(["arousal"], 0.04) is None
+
+
 # --------------------------------------------------------------------------- RECOLA AVEC 2016
 
 def read_arff_values(path: Path) -> np.ndarray:

@@ -9,15 +9,19 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from crafted_runs import crafted
+from emotrace import collapse
 from emotrace.errors import InputError
 from emotrace.figures import DPI, output_paths, require_input
-from emotrace.figures.bars import plot_trigeorgis_bars, plot_yang_bars, read_metrics, system_values
+from emotrace.figures.bars import plot_trigeorgis_bars, plot_yang_bars, read_all_metrics, read_metrics, system_values
 from emotrace.figures.curves import plot_learning_curves
 from emotrace.figures.traces import choose_recording, choose_segment, gold_trace, load_predictions, plot_recording, plot_segment
 from emotrace.io import write_npz
 from emotrace.predictions import to_frame, write_predictions
 from emotrace.segments import SAMPLE_RATE, segment_recording
+from emotrace.runs import Scores, with_intervals
 from emotrace.tables import collect, format_seeds, trigeorgis_table
+from emotrace.uncertainty import settings
 
 DIMS = ["arousal", "valence"]
 
@@ -317,3 +321,17 @@ def test_unit_names_follow_the_lstm_stack():
     assert unit_name(model, 0) == "layer 1 forward cell 0"
     assert unit_name(model, 64 + 5) == "layer 1 backward cell 5"
     assert unit_name(model, 2 * 128 + 127) == "layer 3 backward cell 63"
+
+
+def test_bars_with_intervals_collapsed_and_raters(tmp_path):
+    """all_metrics.csv as the tables rule writes it, read back: error bars, a collapsed system, the raters' row."""
+    runs, metrics = crafted({("e2e", "ccc", "arousal", 1): 0.8, ("wave", "ccc", "joint", 1): None})
+    all_metrics = with_intervals(metrics, Scores(runs, settings({"replicates": 200})), collapse.settings())
+    all_metrics.to_csv(tmp_path / "all_metrics.csv", index=False)
+    df = read_all_metrics(tmp_path / "all_metrics.csv")
+    assert df["collapsed"].dtype == bool and df.loc[df["model"] == "wave", "collapsed"].all()
+    agreement = pd.DataFrame({"partition": ["dev", "test"] * 2, "dimension": ["arousal"] * 2 + ["valence"] * 2,
+                              "loo_ccc": [0.8, 0.82, 0.5, 0.55], "loo_ccc_low": [0.7, 0.74, 0.4, 0.41],
+                              "loo_ccc_high": [0.86, 0.88, 0.6, 0.66]})
+    check_figure(plot_trigeorgis_bars(df, tmp_path / "trig", agreement=agreement), 13, 7.5)
+    check_figure(plot_yang_bars(df, tmp_path / "yang", "RECOLA", agreement=agreement), 11, 4.8)

@@ -63,8 +63,18 @@ def test_tiny_run_writes_every_stage(tiny_run):
     assert set(metrics["model"]) == set(yaml.safe_load(TINY.read_text())["models"])
     assert np.isfinite(metrics["ccc"]).all()
     for stem in ("trigeorgis2016_table1", "yang2018_table1"):
-        for ext in (".csv", ".md", ".tex"):
+        for ext in (".csv", ".md", ".tex", ".html"):
             assert (res / "tables" / f"{stem}{ext}").stat().st_size > 0
+        assert "raters (leave one out)" in (res / "tables" / f"{stem}.md").read_text()
+    # every CCC has its interval; the generated corpus's six raters give the raters' ceiling
+    assert (metrics["ccc_low"] <= metrics["ccc_high"]).all() and metrics["ccc_seeds_low"].notna().all()
+    raters = pd.read_csv(res / "ingest" / "raters.csv")
+    assert raters["rater"].nunique() == 6 and set(raters["recording"]) == set(manifest["recording"])
+    agreement = pd.read_csv(res / "tables" / "raters_agreement.csv")
+    assert set(agreement["partition"]) == {"train", "dev", "test"} and (agreement["n_raters"] == 6).all()
+    findings = pd.read_csv(res / "tables" / "findings.csv")
+    assert len(findings) >= 20 and set(findings["verdict"]) <= {
+        "supported", "contradicted", "inconclusive", "collapsed", "no result"}
 
 
 def test_rerun_does_no_work(tiny_run):

@@ -8,7 +8,7 @@ import pytest
 
 from emotrace.errors import InputError
 from emotrace.metrics import PREDICTION_COLUMNS, ccc, evaluate
-from emotrace.postprocess import DEFAULT_GRIDS, apply, postprocess, shift_frames, tune, window_frames
+from emotrace.postprocess import DEFAULT_GRIDS, apply, loo_dev_ccc, postprocess, shift_frames, tune, window_frames
 
 STEP = 0.04
 N = 750  # 30 s per recording
@@ -209,3 +209,49 @@ def test_bad_input_raises():
     gap = df[~((df["recording"] == "dev_1") & df["frame"].between(10, 12))]
     with pytest.raises(InputError, match="'dev_1'.*gap"):
         postprocess(gap)
+
+
+def test_avec2018_scaling_multiplies_the_prediction_itself():
+    """scale * p (AVEC 2018) instead of scaling about the mean: the mean moves with the scale."""
+    rng = np.random.default_rng(8)
+
+    def make(x, _rng):
+        return 0.5 + 2.0 * x, x  # too wide swings around a mean of 0.5, gold mean 0
+
+    df = corpus(make)
+    settings, out = postprocess(df, {"steps": ["scale"], "scaling": "avec2018"})
+    s = settings["arousal"]
+    assert s["scaling"] == "avec2018" and s["scale_centre"] == 0.0
+    dev = df[df["partition"] == "dev"]
+    assert s["scale"] == pytest.approx(dev["gold"].std(ddof=0) / dev["prediction"].std(ddof=0))
+    np.testing.assert_allclose(out["prediction"], s["scale"] * df["prediction"])
+    mean_kept, _ = postprocess(df, {"steps": ["scale"]})
+    assert mean_kept["arousal"]["scaling"] == "mean_preserving"
+    # scaled about its own mean 0.5 the trace keeps its offset, which costs more CCC than the swings
+    assert mean_kept["arousal"]["scale"] is None and mean_kept["arousal"]["steps"][0]["kept"] is False
+    with pytest.raises(InputError, match="scaling"):
+        postprocess(df, {"scaling": "zscore"})
+
+
+def test_leave_one_dev_recording_out_is_below_the_tuned_figure_on_noise():
+    """On predictions unrelated to the gold, tuning on dev looks good on dev; held-out dev says otherwise."""
+    def make(x, rng):
+        return smooth_trace(rng, width=301), x
+
+    df = corpus(make, seed=3, n_rec=4)
+    settings, _ = postprocess(df)
+    s = settings["arousal"]
+    assert s["dev_ccc_loo"] is not None and s["dev_ccc_loo"] < s["dev_ccc"] - 0.05
+    dev = df[df["partition"] == "dev"]
+    assert loo_dev_ccc(dev) == pytest.approx(s["dev_ccc_loo"])
+    assert loo_dev_ccc(dev[dev["recording"] == "dev_0"]) is None
+
+
+def test_leave_one_out_close_to_tuned_when_the_chain_generalises():
+    """A delayed, noisy copy of the gold: the chain found on three recordings works on the fourth."""
+    def make(x, rng):
+        return delayed(x, 50) + 0.05 * rng.standard_normal(N), x
+
+    settings, _ = postprocess(corpus(make, seed=4, n_rec=4))
+    s = settings["arousal"]
+    assert s["dev_ccc_loo"] == pytest.approx(s["dev_ccc"], abs=0.05)

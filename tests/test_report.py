@@ -16,7 +16,9 @@ pytestmark = [
     pytest.mark.skipif(UNAVAILABLE is not None, reason=f"headless Chromium unavailable: {UNAVAILABLE}"),
 ]
 
-CATEGORIES = ("Trigeorgis et al. 2016", "Yang & Hirschberg 2018", "Learning curves")
+CATEGORIES = ("Trigeorgis et al. 2016", "Yang & Hirschberg 2018", "Learning curves", "Tables and findings")
+TABLES = "Tables and findings"
+INTERVAL = re.compile(r"-?\.\d{3} \[-?\.\d{3}, -?\.\d{3}\]")  # a figure with its interval: .748 [.610, .830]
 MIN_SPREAD = 8.0  # grey-level std of a screenshot; a blank page is ~0, the report's pages are > 30
 
 # The result the report shows in its content pane, and that pane's image (the navbar holds only the logo).
@@ -96,6 +98,19 @@ def open_category(page, category: str) -> list[str]:
     return sorted(page.evaluate("c => Object.keys(categories[c])", category))
 
 
+def each_subcategory(page, category: str):
+    """Open each subcategory of a category in turn (from the main menu), yielding its name."""
+    go_home(page)
+    subcategories = open_category(page, category)
+    for n, subcategory in enumerate(subcategories):
+        if n:
+            go_home(page)
+            open_category(page, category)
+        if len(subcategories) > 1:
+            page.locator("ul").get_by_role("link", name=subcategory, exact=True).click()
+        yield subcategory
+
+
 def show_every_row(page, report_dir: Path) -> list[str]:
     """Click the eye button of every row of the open subcategory; check each image loads at its file's size.
 
@@ -141,14 +156,7 @@ def test_every_figure_displays(page, report, tiny_run):
     assert set(CATEGORIES) <= set(categories), f"report categories {categories}"
     shown = []
     for category in sorted(categories):
-        go_home(page)
-        subcategories = open_category(page, category)
-        for n, subcategory in enumerate(subcategories):
-            if n:
-                go_home(page)
-                open_category(page, category)
-            if len(subcategories) > 1:
-                page.locator("ul").get_by_role("link", name=subcategory, exact=True).click()
+        for _ in each_subcategory(page, category):
             shown += show_every_row(page, tiny_run)
         assert_not_blank(page, report.with_name(f"{report.stem}-{slug(category)}.png"))
         assert browser.broken_images(page) == [], f"broken images under {category!r}"
@@ -156,4 +164,37 @@ def test_every_figure_displays(page, report, tiny_run):
     missing, extra = sorted(set(figures) - set(shown)), sorted(set(shown) - set(figures))
     assert not missing and not extra, f"figures of the run not shown in the report: {missing}; shown, not figures: {extra}"
     assert len(shown) == len(figures), "a figure is listed twice in the report"
+    assert page.js_errors == []
+
+
+def html_pages(page) -> dict[str, str]:
+    """Open every HTML result of the tables category; {file name: the text its frame shows}."""
+    pages = {}
+    for _ in each_subcategory(page, TABLES):
+        page.locator("thead tr").wait_for()
+        rows = page.locator("tbody tr")
+        for i in range(rows.count()):
+            prev = page.evaluate("() => app.state.resultPath || null")
+            rows.nth(i).locator("[role=group] a").first.click()
+            page.wait_for_function(SHOWN_CHANGED_JS, arg=prev)
+            path = page.evaluate("() => app.state.resultPath")
+            frame = page.wait_for_selector("iframe").content_frame()
+            frame.wait_for_selector("table")
+            pages[Path(path).name] = frame.inner_text("body")
+    return pages
+
+
+def test_tables_and_findings_pages_display(page, report, tiny_run):
+    """Both Table 1s, all metrics and the findings are report pages that show their tables and notes."""
+    pages = html_pages(page)
+    assert set(pages) == {"trigeorgis2016_table1.html", "yang2018_table1.html", "all_metrics.html", "findings.html"}
+    for name in ("trigeorgis2016_table1.html", "yang2018_table1.html"):
+        assert "raters (leave one out)" in pages[name], f"{name}: no raters' row"
+        assert INTERVAL.search(pages[name]), f"{name}: no figure with an interval"
+        assert "percentile bootstrap interval" in pages[name], f"{name}: notes missing"
+    assert "ccc_low" in pages["all_metrics.html"] and "collapsed" in pages["all_metrics.html"]
+    findings = pages["findings.html"]
+    assert "verdicts: supported" in findings and "W+S beats W only" in findings
+    assert re.search(r"supported|contradicted|inconclusive|collapsed", findings)
+    assert_not_blank(page, report.with_name(f"{report.stem}-findings.png"))
     assert page.js_errors == []

@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 
 from emotrace.errors import InputError
+from crafted_runs import crafted
+from emotrace import collapse
+from emotrace.runs import Scores, with_intervals
 from emotrace.tables import (
-    MISSING, collect, format_cell, format_seeds, trigeorgis_table, write_table, yang_table,
+    MISSING, RATERS_LABEL, collect, format_cell, format_seeds, trigeorgis_table, write_table, yang_table,
 )
+from emotrace.uncertainty import settings
 
 
 def write_metrics(root: Path, corpus: str, model: str, objective: str, target: str, seed: int,
@@ -132,8 +136,10 @@ def test_written_tables_are_well_formed(tmp_path, trigeorgis_runs):
     stem = tmp_path / "tables" / "trigeorgis_table1"
     write_table(table, stem)
     assert sorted(p.name for p in stem.parent.iterdir()) == [
-        "trigeorgis_table1.csv", "trigeorgis_table1.md", "trigeorgis_table1.tex",
+        "trigeorgis_table1.csv", "trigeorgis_table1.html", "trigeorgis_table1.md", "trigeorgis_table1.tex",
     ]
+    page = stem.with_suffix(".html").read_text(encoding="utf-8")
+    assert "odd | name &amp; 50% {x}_y" in page and page.count("<tr>") == len(table) + 1
 
     back = pd.read_csv(stem.with_suffix(".csv"), dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(back, table.astype(str))
@@ -153,3 +159,32 @@ def test_written_tables_are_well_formed(tmp_path, trigeorgis_runs):
     assert tex.count(r"\midrule") == 2  # after the header and between parts a) and b)
     assert r"$\pm$" in tex and "±" not in tex and "–" not in tex
     assert "\\begin{tabular}{" + "l" * table.shape[1] + "}" in tex
+
+
+def test_cells_with_intervals_loo_collapsed_and_the_raters_row():
+    runs, metrics = crafted({("e2e", "ccc", "arousal", 1): 0.8, ("e2e", "ccc", "valence", 1): 0.5,
+                             ("e2e", "ccc", "arousal", 2): 0.7, ("wave", "ccc", "joint", 1): None})
+    metrics = with_intervals(metrics, Scores(runs, settings({"replicates": 200})), collapse.settings())
+    # post-processing "lowered" e2e arousal test CCC: the notes must say so
+    lowered = (metrics["model"] == "e2e") & metrics["postprocessed"] & (metrics["partition"] == "test")
+    metrics.loc[lowered & (metrics["dimension"] == "arousal"), "ccc"] -= 0.2
+    agreement = pd.DataFrame({"partition": ["dev", "test"] * 2, "dimension": ["arousal"] * 2 + ["valence"] * 2,
+                              "n_raters": 6, "loo_ccc": [0.8, 0.82, 0.5, 0.55], "loo_ccc_low": [0.7, 0.74, 0.4, 0.41],
+                              "loo_ccc_high": [0.86, 0.88, 0.6, 0.66]})
+    table = trigeorgis_table(metrics, agreement=agreement, notes=("intervals: test note",))
+    e2e = table[(table["model"] == "e2e") & table["part"].str.startswith("b)")].iloc[0]
+    assert re.fullmatch(r"-?\.\d{3} \[-?\.\d{3}, -?\.\d{3}\] \(-?\.\d{3}; LOO \.100\)", e2e["valence"]), e2e["valence"]
+    # two seeds: mean±sd and the interval of the seed mean (the LOO figure averaged over seeds)
+    number = r"-?\.\d{3}"
+    assert re.fullmatch(rf"{number}±{number} \[{number}, {number}\] \({number}±{number}; LOO \.100\)", e2e["arousal"]), e2e["arousal"]
+    raters = table[table["system"] == RATERS_LABEL].iloc[0]
+    assert raters["arousal"] == ".820 [.740, .880] (.800)"
+    notes = " ".join(table.attrs["notes"])
+    assert "post-processing lowered test CCC: raw signal, end-to-end (CCC) arousal" in notes
+    assert "intervals: test note" in notes and "6" in notes
+    yang = yang_table(metrics, "RECOLA", agreement=agreement.iloc[:0])
+    wave = yang[yang["model"] == "wave"].iloc[0]
+    assert wave["arousal"].startswith("collapsed: ") and wave["valence"].startswith("collapsed: ")
+    assert any("near-constant" in n for n in yang.attrs["notes"])
+    assert any("no individual ratings" in n for n in yang.attrs["notes"])
+    assert yang[yang["system"] == RATERS_LABEL].iloc[0]["arousal"] == MISSING

@@ -51,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                          help="auto: cuda when available, else cpu")
 
-    show = sub.add_parser("show", help="print the papers' tables found under a results folder and where outputs are")
+    show = sub.add_parser("show", help="print the papers' tables and the findings found under a results folder, "
+                                       "and where outputs are")
     show.add_argument("results", type=Path, metavar="RESULTS_DIR")
     return top
 
@@ -107,12 +108,13 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """Print every results/*/tables/*.md and list the main outputs."""
+    """Print every results/*/tables/*.md, the tables first and then the findings, and list the main outputs."""
     results: Path = args.results
-    tables = sorted(results.glob("*/tables/*.md"))
-    if not tables:
+    pages = sorted(results.glob("*/tables/*.md"))
+    if not pages:
         _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
         return EXIT_FAILED
+    tables = [p for p in pages if p.name != "findings.md"] + [p for p in pages if p.name == "findings.md"]
     for table in tables:
         print(f"## {table}\n")
         print(table.read_text().rstrip() + "\n")

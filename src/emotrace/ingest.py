@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS, CorpusAdapter
+from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS, RATER_COLUMNS, CorpusAdapter
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,36 @@ def ingest(
     labels = check_labels(labels, manifest, dimensions, step, max_mismatch)
     log.info("ingested %d recordings, %d speakers, dimensions %s", len(manifest), manifest["speaker"].nunique(), dimensions)
     return manifest, labels
+
+
+def rater_table(adapter: CorpusAdapter, dimensions: list[str], step: float, labels: pd.DataFrame) -> pd.DataFrame:
+    """The adapter's individual rater traces, checked to lie on the gold standard's frames;
+    an empty table with RATER_COLUMNS when the corpus has no individual ratings."""
+    raters = adapter.rater_labels(dimensions, step)
+    if raters is None or raters.empty:
+        log.info("the corpus has no individual ratings")
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in RATER_COLUMNS})
+    missing = [c for c in RATER_COLUMNS if c not in raters.columns]
+    if missing:
+        raise InputError("rater labels", f"lack columns {missing}")
+    raters = raters.loc[raters["dimension"].isin(dimensions), RATER_COLUMNS]
+    raters = raters.sort_values(["recording", "dimension", "rater", "frame"]).reset_index(drop=True)
+    if not np.isfinite(raters["value"].to_numpy(dtype=np.float64)).all():
+        raise InputError("rater labels", "contain NaN or infinite values")
+    known = pd.MultiIndex.from_frame(labels[["recording", "dimension", "frame"]])
+    keys = pd.MultiIndex.from_frame(raters[["recording", "dimension", "frame"]])
+    off = ~keys.isin(known)
+    if off.any():
+        row = raters.loc[off].iloc[0]
+        raise InputError(row["recording"], f"rater {row['rater']} ({row['dimension']}) has frame {row['frame']} "
+                                           "outside the gold standard's frames")
+    log.info("%d raters' traces for %d recordings", raters["rater"].nunique(), raters["recording"].nunique())
+    return raters
+
+
+def read_raters(path) -> pd.DataFrame:
+    """Read raters.csv with ids kept as strings."""
+    return pd.read_csv(path, dtype={"recording": str, "dimension": str, "rater": str})
 
 
 def label_matrix(labels: pd.DataFrame, recording: str, dimensions: list[str]) -> np.ndarray:

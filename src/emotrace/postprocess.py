@@ -7,13 +7,18 @@ so far applied); the chosen settings are then applied unchanged to dev and test:
 1. median filter over each recording's trace (odd window, edges padded with the
    nearest value);
 2. centring: p + bias, bias = mean(dev gold) - mean(dev prediction);
-3. scaling about the dev prediction mean c: c + scale * (p - c),
-   scale = std(dev gold) / std(dev prediction) (1/N), so the mean is unchanged;
+3. scaling by scale = std(dev gold) / std(dev prediction) (1/N), in one of two forms
+   (`scaling`): `mean_preserving` (the default) scales about the dev prediction mean c,
+   c + scale * (p - c), so the mean is unchanged; `avec2018` multiplies the prediction
+   itself, scale * p, as the AVEC 2018 baseline does (it also moves the mean);
 4. time shift forward by s frames (rater reaction lag): the output at frame k is
    the input at frame k - s, the first s frames repeat the input's first value;
    per recording, never across recordings.
 
 Only dev rows are ever looked at when choosing; test data cannot influence a setting.
+Because the tuned dev CCC is measured on the very recordings it was tuned on, it is
+optimistic; `loo_dev_ccc` gives beside it a leave-one-dev-recording-out estimate (tune on
+the other dev recordings, score the held-out one) that says whether the chain generalises.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from emotrace.errors import InputError
 from emotrace.metrics import ccc_columns, check_contiguous, check_predictions
 
 STEPS = ("median", "centre", "scale", "shift")
+SCALINGS = ("mean_preserving", "avec2018")
 # A step must raise dev CCC by more than this to be kept (guards against float noise).
 MIN_GAIN = 1e-9
 
@@ -43,6 +49,7 @@ DEFAULT_GRIDS: dict = {
     "median_windows": [0.4, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0, 2.4, 3.2, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0],
     "shifts": _seconds((0.04, 1.0, 0.04), (1.2, 4.0, 0.2), (4.4, 10.0, 0.4)),
     "steps": list(STEPS),
+    "scaling": "mean_preserving",
 }
 
 
@@ -63,6 +70,8 @@ def _grids(grids: dict | None) -> dict:
     bad = [s for s in g["steps"] if s not in STEPS]
     if bad:
         raise InputError("postprocess grids.steps", f"unknown steps {bad}; valid: {list(STEPS)}")
+    if g["scaling"] not in SCALINGS:
+        raise InputError("postprocess grids.scaling", f"unknown scaling {g['scaling']!r}; valid: {list(SCALINGS)}")
     return {**g, "step": step}
 
 
@@ -138,7 +147,8 @@ def _try_scale(preds: list[np.ndarray], gold: np.ndarray, g: dict) -> Trial | No
     flat = np.concatenate(preds)
     if np.ptp(flat) == 0:
         return None  # a constant prediction has no scale to correct
-    centre, scale = float(flat.mean()), float(gold.std() / flat.std())
+    centre = float(flat.mean()) if g["scaling"] == "mean_preserving" else 0.0
+    scale = float(gold.std() / flat.std())
     new = [centre + scale * (p - centre) for p in preds]
     return {"scale": scale, "scale_centre": centre}, _score(new, gold), new
 
@@ -176,7 +186,7 @@ def tune(dev: pd.DataFrame, grids: dict | None = None, where: str = "dev predict
     _, preds, golds = _traces(dev, g["step"], where, with_gold=True)
     gold = np.concatenate(golds)
     current = _score(preds, gold)
-    settings.update(enabled=True, dev_ccc_raw=current)
+    settings.update(enabled=True, dev_ccc_raw=current, scaling=g["scaling"])
     for name in [s for s in STEPS if s in g["steps"]]:
         trial = _TRIALS[name](preds, gold, g)
         candidate, after = (next(iter(trial[0].values())), trial[1]) if trial else (None, current)
@@ -191,12 +201,28 @@ def tune(dev: pd.DataFrame, grids: dict | None = None, where: str = "dev predict
     return settings
 
 
+def loo_dev_ccc(dev: pd.DataFrame, grids: dict | None = None, where: str = "dev predictions") -> float | None:
+    """Leave-one-dev-recording-out CCC: per dev recording, tune on the others and apply to it;
+    the CCC of the held-out traces concatenated. None with fewer than two dev recordings."""
+    g = _grids(grids)
+    names = sorted(pd.unique(dev["recording"]))
+    if len(names) < 2:
+        return None
+    preds, golds = [], []
+    for name in names:
+        held = dev[dev["recording"] == name].sort_values("frame", kind="stable")
+        chosen = tune(dev[dev["recording"] != name], g, f"{where} without {name}")
+        preds.append(apply_trace(held["prediction"].to_numpy(dtype=np.float64), chosen))
+        golds.append(held["gold"].to_numpy(dtype=np.float64))
+    return _score(preds, np.concatenate(golds))
+
+
 def identity_settings(dimension: str, step: float, dev_ccc_raw: float | None = None) -> dict:
     """Settings that leave predictions unchanged (post-processing disabled)."""
     return {
         "dimension": dimension, "step": step, "enabled": False,
         "median_window": None, "bias": None, "scale": None, "scale_centre": None, "shift": None,
-        "dev_ccc_raw": dev_ccc_raw, "dev_ccc": dev_ccc_raw, "steps": [],
+        "dev_ccc_raw": dev_ccc_raw, "dev_ccc": dev_ccc_raw, "dev_ccc_loo": None, "steps": [],
     }
 
 
@@ -258,6 +284,7 @@ def postprocess(
         if dev.empty:
             raise InputError(label, "no dev predictions; cannot tune post-processing")
         chosen = tune(dev, g, label)
+        chosen["dev_ccc_loo"] = loo_dev_ccc(dev, g, label)
         settings[str(dimension)] = chosen
         out.loc[rows.index, "prediction"] = apply(rows, chosen, label)["prediction"]
     return settings, out

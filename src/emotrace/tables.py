@@ -1,12 +1,18 @@
 """Table 1 of Trigeorgis 2016 and of Yang & Hirschberg 2018, regenerated from metrics.csv files.
 
-Cells read "test (dev)" CCC, as in both papers; over several seeds each figure is
-mean±std (sample std, ddof=1). The published figures (REFERENCE §1) sit in their
-own, labelled columns so that they are never mistaken for reproduced ones.
+Cells read "test [interval] (dev)" CCC, as in both papers plus the test figure's
+bootstrap interval where `all_metrics` carries one (`emotrace.runs`); over several seeds
+each figure is mean±std (sample std, ddof=1) and the interval is that of the seed mean.
+Post-processed dev figures add the leave-one-dev-recording-out estimate ("LOO").
+Systems flagged `collapsed` (`emotrace.collapse`) are marked so in their cell. A
+"raters (leave one out)" row gives the raters' own ceiling (`emotrace.agreement`).
+The published figures (REFERENCE §1) sit in their own, labelled columns so that they
+are never mistaken for reproduced ones.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from pathlib import Path
@@ -98,8 +104,10 @@ def collect(metric_files: list[Path]) -> pd.DataFrame:
     return out
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
     """CCC as the papers print it: three decimals, no leading zero (.684, -.012)."""
+    if abs(value) < 0.0005:
+        value = 0.0  # never "-.000"
     text = f"{value:.3f}"
     return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
 
@@ -110,16 +118,85 @@ def format_seeds(values) -> str:
     if v.size == 0:
         return MISSING
     if v.size == 1:
-        return _number(v[0])
-    return f"{_number(v.mean())}±{_number(v.std(ddof=1))}"
+        return format_number(v[0])
+    return f"{format_number(v.mean())}±{format_number(v.std(ddof=1))}"
 
 
-def format_cell(test_values, dev_values) -> str:
-    """'test (dev)', each over seeds; MISSING when neither exists."""
+def format_interval(low: float, high: float) -> str:
+    """'[.61, .83]'; empty when the interval is unknown (NaN)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return ""
+    return f"[{format_number(low)}, {format_number(high)}]"
+
+
+def format_cell(test_values, dev_values, test_interval: tuple[float, float] | None = None,
+                dev_loo: float | None = None) -> str:
+    """'test [low, high] (dev; LOO x)', each over seeds; MISSING when neither exists."""
     test, dev = format_seeds(test_values), format_seeds(dev_values)
     if test == MISSING and dev == MISSING:
         return MISSING
+    if test != MISSING and test_interval is not None and format_interval(*test_interval):
+        test += " " + format_interval(*test_interval)
+    if dev_loo is not None and np.isfinite(dev_loo):
+        dev += f"; LOO {format_number(dev_loo)}"
     return f"{test} ({dev})"
+
+
+def _column_mean(rows: pd.DataFrame, column: str) -> float | None:
+    if column not in rows.columns or rows.empty:
+        return None
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64)
+    return float(values.mean()) if np.isfinite(values).all() else None
+
+
+def system_cell(rows: pd.DataFrame, metric: str = "ccc") -> tuple[str, str]:
+    """Cell text of one system and dimension (its test and dev rows over seeds) and, when it
+    is collapsed, the note that says why."""
+    test, dev = rows[rows["partition"] == "test"], rows[rows["partition"] == "dev"]
+    bounds = None
+    if len(test) == 1 and f"{metric}_low" in test.columns:
+        bounds = (float(test[f"{metric}_low"].iloc[0]), float(test[f"{metric}_high"].iloc[0]))
+    elif len(test) > 1 and metric == "ccc" and "ccc_seeds_low" in test.columns:
+        bounds = (float(test["ccc_seeds_low"].iloc[0]), float(test["ccc_seeds_high"].iloc[0]))
+    loo = _column_mean(dev, "dev_ccc_loo") if metric == "ccc" else None
+    cell = format_cell(test[metric].to_list(), dev[metric].to_list(), bounds, loo)
+    if "collapsed" not in rows.columns or cell == MISSING:
+        return cell, ""
+    flags = test if not test.empty else dev
+    flagged = flags[flags["collapsed"].astype(bool)]
+    if flagged.empty:
+        return cell, ""
+    seeds = "" if len(flagged) == len(flags) else f" in {len(flagged)} of {len(flags)} seeds"
+    return f"collapsed{seeds}: {cell}", f"{flagged['collapse_reason'].iloc[0]}{seeds}"
+
+
+RATERS_LABEL = "raters (leave one out)"
+
+
+def raters_cells(agreement: pd.DataFrame | None) -> dict[str, str]:
+    """Per dimension, the raters' leave-one-out CCC as a cell 'test [low, high] (dev)'."""
+    cells = {}
+    for dim in DIMENSIONS:
+        rows = agreement[agreement["dimension"] == dim] if agreement is not None and not agreement.empty else None
+        if rows is None or rows.empty:
+            cells[dim] = MISSING
+            continue
+        test, dev = rows[rows["partition"] == "test"], rows[rows["partition"] == "dev"]
+        bounds = (float(test["loo_ccc_low"].iloc[0]), float(test["loo_ccc_high"].iloc[0])) if len(test) else None
+        cells[dim] = format_cell(test["loo_ccc"].to_list(), dev["loo_ccc"].to_list(), bounds)
+    return cells
+
+
+def raters_note(agreement: pd.DataFrame | None) -> str:
+    """What the raters' row shows, or that the corpus has no individual ratings."""
+    if agreement is None:
+        return ""
+    if agreement.empty:
+        return f"{RATERS_LABEL}: the corpus has no individual ratings, so there is no raters' ceiling"
+    n = ", ".join(f"{r.partition} {r.n_raters}" for r in agreement.drop_duplicates("partition").itertuples())
+    return (f"{RATERS_LABEL}: mean CCC of each rater against the mean of the others, the raters' ceiling "
+            f"for a model scored against the gold standard (raters per partition: {n}); "
+            "pairwise CCC and Cronbach's alpha in raters_agreement.csv")
 
 
 def _one_corpus(df: pd.DataFrame) -> None:
@@ -128,14 +205,14 @@ def _one_corpus(df: pd.DataFrame) -> None:
         raise InputError("metrics", f"a table covers one corpus; got {sorted(map(str, corpora))}")
 
 
-def _system_values(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str], metric: str) -> dict:
-    """Per partition, the metric over seeds for one system and dimension (preferring one target kind)."""
+def _system_rows(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str]) -> pd.DataFrame:
+    """Rows (both partitions, every seed) of one system and dimension, from the first target kind that has any."""
     rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)]
     for target in prefer:
         chosen = rows[rows["target"] == target]
         if not chosen.empty:
-            break
-    return {p: chosen.loc[chosen["partition"] == p, metric].to_list() for p in ("test", "dev")}
+            return chosen
+    return rows.iloc[:0]
 
 
 def _filtered(df: pd.DataFrame, postprocessed: bool, metric: str) -> pd.DataFrame:
@@ -146,45 +223,81 @@ def _filtered(df: pd.DataFrame, postprocessed: bool, metric: str) -> pd.DataFram
     return df[df["postprocessed"].astype(bool) == postprocessed]
 
 
-def _finish(table: pd.DataFrame, missing: list[str], notes: list[str]) -> pd.DataFrame:
+def _lowered(df: pd.DataFrame, label: str, model: str, objective: str, dim: str, prefer, metric: str) -> str:
+    """'label dim: raw -> post-processed' when post-processing lowered the mean test figure; else ''."""
+    rows = _system_rows(df[df["partition"] == "test"], model, objective, dim, prefer)
+    raw = rows.loc[~rows["postprocessed"].astype(bool), metric]
+    post = rows.loc[rows["postprocessed"].astype(bool), metric]
+    if raw.empty or post.empty or not post.mean() < raw.mean():
+        return ""
+    return f"{label} {dim} {format_number(raw.mean())} -> {format_number(post.mean())}"
+
+
+def _finish(table: pd.DataFrame, missing: list[str], notes: list[str], collapsed: list[str] = (),
+            lowered: list[str] = ()) -> pd.DataFrame:
     if missing:
         log.warning("systems without results: %s", "; ".join(missing))
         notes = notes + [f"missing ({MISSING}): " + "; ".join(missing)]
+    if collapsed:
+        notes = notes + ["collapsed (a degenerate model; its figure means nothing): " + "; ".join(collapsed)]
+    if lowered:
+        notes = notes + ["post-processing lowered test CCC: " + "; ".join(lowered)]
     table.attrs["missing"] = missing
+    table.attrs["collapsed"] = list(collapsed)
     table.attrs["notes"] = notes
     return table
 
 
-def trigeorgis_table(df: pd.DataFrame, postprocessed: bool = True, metric: str = "ccc") -> pd.DataFrame:
-    """Trigeorgis 2016 Table 1: MSE rows (a) and CCC rows (b), arousal/valence 'test (dev)'.
+def _common_notes(metric: str, postprocessed: bool, agreement: pd.DataFrame | None, extra) -> list[str]:
+    notes = [
+        f"{metric} on test [interval] (dev in parentheses), all recordings of a partition concatenated; "
+        f"mean±std over seeds where there are several, the interval then that of the seed mean; "
+        f"post-processed: {'yes' if postprocessed else 'no'}",
+    ]
+    if postprocessed:
+        notes.append("LOO: dev CCC with the post-processing tuned on the other dev recordings "
+                     "(leave one dev recording out), beside the figure tuned on all of them")
+    return notes + [n for n in [raters_note(agreement), *extra] if n]
+
+
+def trigeorgis_table(df: pd.DataFrame, postprocessed: bool = True, metric: str = "ccc",
+                     agreement: pd.DataFrame | None = None, notes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Trigeorgis 2016 Table 1: MSE rows (a) and CCC rows (b), arousal/valence 'test [interval] (dev)'.
 
     Per-dimension runs are preferred to joint ones. Systems without results get
-    MISSING cells and are listed in `table.attrs['missing']` (and logged).
+    MISSING cells and are listed in `table.attrs['missing']` (and logged); collapsed ones
+    are marked and listed, and cells where post-processing lowered test CCC are listed in
+    the notes. With `agreement` (raters_agreement.csv) a raters' row closes the table.
     """
     data = _filtered(df, postprocessed, metric)
-    rows, missing = [], []
+    rows, missing, collapsed, lowered = [], [], [], []
     for objective, model, label, pub_a, pub_v in TRIGEORGIS_ROWS:
         row = {"part": TRIGEORGIS_PARTS[objective], "system": label, "model": model}
         absent = []
         for dim in DIMENSIONS:
-            values = _system_values(data, model, objective, dim, (dim, "joint"), metric)
-            row[dim] = format_cell(values["test"], values["dev"])
+            row[dim], why = system_cell(_system_rows(data, model, objective, dim, (dim, "joint")), metric)
             if row[dim] == MISSING:
                 absent.append(dim)
+            if why:
+                collapsed.append(f"{label} ({objective.upper()}) {dim}: {why}")
+            if postprocessed:
+                lowered.append(_lowered(df, f"{label} ({objective.upper()})", model, objective, dim, (dim, "joint"), metric))
         if absent:
             missing.append(f"{model}/{objective} ({', '.join(absent)})")
         row["published arousal (RECOLA)"] = pub_a
         row["published valence (RECOLA)"] = pub_v
         rows.append(row)
-    notes = [
-        f"{metric} on test (dev in parentheses), all recordings of a partition concatenated; "
-        f"mean±std over seeds where there are several; post-processed: {'yes' if postprocessed else 'no'}",
+    if agreement is not None:
+        rows.append({"part": "c) raters", "system": RATERS_LABEL, "model": "raters", **raters_cells(agreement),
+                     "published arousal (RECOLA)": MISSING, "published valence (RECOLA)": MISSING})
+    table_notes = _common_notes(metric, postprocessed, agreement, notes) + [
         "published: Trigeorgis et al. 2016, RECOLA 16/15/15 speakers; the 2017 frame-wise row is not in the paper",
     ]
-    return _finish(pd.DataFrame(rows), missing, notes)
+    return _finish(pd.DataFrame(rows), missing, table_notes, collapsed, [x for x in lowered if x])
 
 
-def yang_table(df: pd.DataFrame, corpus_label: str, postprocessed: bool = False, metric: str = "ccc") -> pd.DataFrame:
+def yang_table(df: pd.DataFrame, corpus_label: str, postprocessed: bool = False, metric: str = "ccc",
+               agreement: pd.DataFrame | None = None, notes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Yang & Hirschberg 2018 Table 1 for one corpus: baseline / W only / S only / W+S, CCC objective.
 
     The paper does not post-process, hence `postprocessed=False` by default. Joint
@@ -194,27 +307,29 @@ def yang_table(df: pd.DataFrame, corpus_label: str, postprocessed: bool = False,
     if label not in YANG_PUBLISHED:
         raise InputError("corpus_label", f"published figures exist for {sorted(YANG_PUBLISHED)}, not {corpus_label!r}")
     data = _filtered(df, postprocessed, metric)
-    rows, missing = [], []
+    rows, missing, collapsed = [], [], []
     for model, system in YANG_ROWS:
         row = {"system": system, "model": model}
         absent = []
         for dim in DIMENSIONS:
-            values = _system_values(data, model, "ccc", dim, ("joint", dim), metric)
-            row[dim] = format_cell(values["test"], values["dev"])
+            row[dim], why = system_cell(_system_rows(data, model, "ccc", dim, ("joint", dim)), metric)
             if row[dim] == MISSING:
                 absent.append(dim)
+            if why:
+                collapsed.append(f"{system} {dim}: {why}")
         if absent:
             missing.append(f"{model}/ccc ({', '.join(absent)})")
         pub_a, pub_v = YANG_PUBLISHED[label][model]
         row[f"published arousal ({label})"] = pub_a
         row[f"published valence ({label})"] = pub_v
         rows.append(row)
-    notes = [
-        f"{metric} on test (dev in parentheses), all recordings of a partition concatenated; "
-        f"mean±std over seeds where there are several; post-processed: {'yes' if postprocessed else 'no'}",
+    if agreement is not None:
+        rows.append({"system": RATERS_LABEL, "model": "raters", **raters_cells(agreement),
+                     f"published arousal ({label})": MISSING, f"published valence ({label})": MISSING})
+    table_notes = _common_notes(metric, postprocessed, agreement, notes) + [
         f"published: Yang & Hirschberg 2018, {label}, test set only",
     ]
-    return _finish(pd.DataFrame(rows), missing, notes)
+    return _finish(pd.DataFrame(rows), missing, table_notes, collapsed)
 
 
 def _markdown_cell(value) -> str:
@@ -266,9 +381,38 @@ def to_latex(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: pd.DataFrame, stem: Path) -> None:
-    """Write stem.csv, stem.md and stem.tex, each atomically."""
+def to_html(table: pd.DataFrame, title: str) -> str:
+    """A standalone HTML page: the table and its notes (for the report, which shows HTML pages)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in table.itertuples(index=False))
+    notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in table.attrs.get("notes", []))
+    style = ("body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse}"
+             "th,td{border:1px solid #bbb;padding:3px 8px;text-align:left}th{background:#eee}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h2>{html.escape(title)}</h2><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table><ul>{notes}</ul></body></html>\n")
+
+
+def metrics_page(metrics: pd.DataFrame) -> str:
+    """all_metrics as an HTML page, figures rounded to three decimals."""
+    shown = metrics.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    shown.attrs["notes"] = [
+        "one row per run, partition, dimension and post-processing state; *_low/*_high: bootstrap interval; "
+        "ccc_seeds_*: interval of the mean over seeds; dev_ccc_loo: leave-one-dev-recording-out post-processed "
+        "dev CCC; collapsed: a degenerate model (collapse_reason says why)",
+    ]
+    return to_html(shown, "All metrics")
+
+
+def write_table(table: pd.DataFrame, stem: Path, title: str | None = None) -> None:
+    """Write stem.csv, stem.md, stem.tex and stem.html, each atomically."""
     stem = Path(stem)
+    with atomic_write(stem.with_name(stem.name + ".html")) as tmp:
+        tmp.write_text(to_html(table, title or stem.name), encoding="utf-8")
     with atomic_write(stem.with_name(stem.name + ".csv")) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_write(stem.with_name(stem.name + ".md")) as tmp:

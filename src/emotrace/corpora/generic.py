@@ -15,6 +15,10 @@ and `{recording}`, default `{dimension}/{recording}.csv`), `tolerance` (s a labe
 trace may end before/after its recording, default 1), `max_gap` (largest step
 between label times, default 1 s).  Files under `labels_dir` that match no
 pattern are logged as warnings and ignored.
+
+Individual raters (optional): `raters_dir` (default `raters`) holds
+`{dimension}/{recording}.csv` with a `time` column and one column per rater; the
+generated corpus writes them. Without that folder the corpus has no individual ratings.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from emotrace.corpora.base import CorpusAdapter, register
+from emotrace.corpora.base import RATER_COLUMNS, CorpusAdapter, register
 from emotrace.corpora.labels import (
     DEFAULT_MAX_GAP,
     DEFAULT_TOLERANCE,
@@ -39,6 +44,7 @@ from emotrace.corpora.labels import (
     manifest_frame,
     merge_options,
     normalise_gender,
+    numeric_column,
     parse_age,
     read_table,
     read_time_value_csv,
@@ -81,6 +87,7 @@ class GenericAdapter(CorpusAdapter):
         "label_pattern": "{dimension}/{recording}.csv",
         "tolerance": DEFAULT_TOLERANCE,
         "max_gap": DEFAULT_MAX_GAP,
+        "raters_dir": "raters",
     }
 
     def __init__(self, root: str | Path, options: dict | None = None):
@@ -182,3 +189,32 @@ class GenericAdapter(CorpusAdapter):
                 parts.append((rec.recording, dimension,
                               resample_trace(times, values, frame_times(rec.duration, step))))
         return label_frame(parts, step)
+
+    # ------------------------------------------------------------------ raters
+    def rater_labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame | None:
+        """Each rater's trace from `raters_dir/{dimension}/{recording}.csv` on the grid of `labels()`;
+        None when the folder does not exist. Every recording must have a file per dimension."""
+        raters_dir = resolve_path(self.root, self.options["raters_dir"])
+        if not raters_dir.is_dir():
+            return None
+        parts = []
+        for dimension in dimensions:
+            for rec in self.manifest().itertuples(index=False):
+                path = raters_dir / dimension / f"{rec.recording}.csv"
+                table = read_table(path)
+                names = [c for c in table.columns if c != "time"]
+                if "time" not in table.columns or not names:
+                    raise InputError(path, f"need a 'time' column and one column per rater; found {list(table.columns)}")
+                times = numeric_column(table, "time", path)
+                grid = frame_times(rec.duration, step)
+                for name in names:
+                    values = numeric_column(table, name, path)
+                    check_trace(times, values, path, max_gap=self.options["max_gap"])
+                    parts.append(pd.DataFrame({
+                        "recording": rec.recording, "dimension": dimension, "rater": name,
+                        "frame": np.arange(grid.size, dtype=np.int64), "time": np.round(grid, 6),
+                        "value": resample_trace(times, values, grid),
+                    }))
+        if not parts:
+            return pd.DataFrame(columns=RATER_COLUMNS)
+        return pd.concat(parts, ignore_index=True)[RATER_COLUMNS]

@@ -2,8 +2,10 @@
 
 Rows, target preference and the published figures are those of `emotrace.tables`, so a bar
 and the matching table cell always show the same numbers; reproduced bars are the mean over
-seeds with a ±1 std error bar (ddof=1) where there are several. A system without results is
-a labelled gap, never a zero bar.
+seeds; the error bar is the bootstrap interval of the test CCC (of the seed mean where there
+are several seeds) where all_metrics.csv carries one, else ±1 std over seeds (ddof=1). A
+collapsed system is labelled so; the raters' leave-one-out agreement closes each chart as the
+ceiling. A system without results is a labelled gap, never a zero bar.
 """
 
 from __future__ import annotations
@@ -17,15 +19,28 @@ from matplotlib.patches import Patch
 
 from emotrace.errors import InputError
 from emotrace.figures import Output, Rule, new_figure, require_input, save_figure
-from emotrace.tables import DIMENSIONS, MISSING, TRIGEORGIS_PARTS, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS, collect
+from emotrace.tables import (
+    DIMENSIONS, MISSING, RATERS_LABEL, TRIGEORGIS_PARTS, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS, collect,
+)
 
 OURS = {"facecolor": "tab:blue", "edgecolor": "tab:blue"}
 PUBLISHED = {"facecolor": "lightgray", "edgecolor": "dimgray", "hatch": "//"}
+COLLAPSED = {"facecolor": "white", "edgecolor": "tab:red"}
 
 
 def read_metrics(files: Sequence[str | Path], rule: Rule = None) -> pd.DataFrame:
     """`tables.collect` over metrics.csv files, a missing one naming the rule that makes it."""
     return collect([require_input(path, rule, "metrics") for path in files])
+
+
+def read_all_metrics(path: str | Path, rule: Rule = None) -> pd.DataFrame:
+    """all_metrics.csv of the tables rule (metrics with intervals and the collapsed flag)."""
+    path = require_input(path, rule, "all metrics")
+    df = pd.read_csv(path, dtype={"model": str, "objective": str, "target": str, "corpus": str})
+    df["postprocessed"] = df["postprocessed"].astype(str).str.lower().isin(["true", "1"])
+    if "collapsed" in df.columns:
+        df["collapsed"] = df["collapsed"].astype(str).str.lower().isin(["true", "1"])
+    return df
 
 
 def _published(text: str) -> float | None:
@@ -36,16 +51,47 @@ def _published(text: str) -> float | None:
     return float(text.split()[0])
 
 
-def system_values(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str],
-                  postprocessed: bool, metric: str = "ccc", partition: str = "test") -> np.ndarray:
-    """The metric over seeds for one system and dimension, from the first target kind in `prefer` that has rows."""
+def system_rows(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str],
+                postprocessed: bool, partition: str = "test") -> pd.DataFrame:
+    """Rows over seeds of one system and dimension, from the first target kind in `prefer` that has rows."""
     rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
               & (df["postprocessed"].astype(bool) == postprocessed) & (df["partition"] == partition)]
     for target in prefer:
         chosen = rows[rows["target"] == target]
         if not chosen.empty:
-            return chosen[metric].to_numpy(np.float64)
-    return np.zeros(0)
+            return chosen
+    return rows.iloc[:0]
+
+
+def system_values(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str],
+                  postprocessed: bool, metric: str = "ccc", partition: str = "test") -> np.ndarray:
+    """The metric over seeds for one system and dimension, from the first target kind in `prefer` that has rows."""
+    return system_rows(df, model, objective, dimension, prefer, postprocessed, partition)[metric].to_numpy(np.float64)
+
+
+def _bar(rows: pd.DataFrame, metric: str) -> dict:
+    """Values over seeds, the interval to draw (or None) and whether the system collapsed."""
+    bounds = None
+    if metric == "ccc" and len(rows) == 1 and "ccc_low" in rows.columns:
+        bounds = (float(rows["ccc_low"].iloc[0]), float(rows["ccc_high"].iloc[0]))
+    elif metric == "ccc" and len(rows) > 1 and "ccc_seeds_low" in rows.columns:
+        bounds = (float(rows["ccc_seeds_low"].iloc[0]), float(rows["ccc_seeds_high"].iloc[0]))
+    if bounds is not None and not np.isfinite(bounds).all():
+        bounds = None
+    collapsed = bool("collapsed" in rows.columns and rows["collapsed"].astype(bool).any())
+    return {"values": rows[metric].to_numpy(np.float64), "bounds": bounds, "collapsed": collapsed}
+
+
+def _raters(agreement: pd.DataFrame | None) -> tuple | None:
+    """The raters' row: leave-one-out CCC on test with its interval; None without individual ratings."""
+    if agreement is None or agreement.empty:
+        return None
+    ours = {}
+    for dim in DIMENSIONS:
+        rows = agreement[(agreement["dimension"] == dim) & (agreement["partition"] == "test")]
+        ours[dim] = {"values": rows["loo_ccc"].to_numpy(np.float64), "collapsed": False,
+                     "bounds": (float(rows["loo_ccc_low"].iloc[0]), float(rows["loo_ccc_high"].iloc[0])) if len(rows) else None}
+    return (RATERS_LABEL, ours, {d: None for d in DIMENSIONS})
 
 
 def _check_metrics(df: pd.DataFrame, metric: str) -> None:
@@ -62,22 +108,34 @@ def _fmt(value: float) -> str:
     return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
 
 
-def _draw(fig, systems: list[tuple[str, dict[str, np.ndarray], dict[str, float | None]]], metric: str) -> None:
+def _draw(fig, systems: list[tuple[str, dict[str, dict], dict[str, float | None]]], metric: str) -> None:
     """One panel per dimension; per system a reproduced bar (top) and a published bar (bottom)."""
     axes = fig.subplots(1, len(DIMENSIONS), sharey=True)
     y = np.arange(len(systems))[::-1].astype(float)
     height = 0.38
-    values = [v for _, ours, pub in systems for d in DIMENSIONS for v in [*ours[d], pub[d] or 0.0]]
-    lo, hi = min(0.0, *values) - 0.05, max(0.0, *values) + 0.22
+    values = [v for _, ours, pub in systems for d in DIMENSIONS
+              for v in [*ours[d]["values"], *(ours[d]["bounds"] or ()), pub[d] or 0.0]]
+    lo, hi = min(0.0, *values) - 0.05, max(0.0, *values) + 0.3
     for ax, dim in zip(axes, DIMENSIONS):
         for yi, (label, ours, pub) in zip(y, systems):
-            v = ours[dim]
+            v, bounds = ours[dim]["values"], ours[dim]["bounds"]
             if v.size:
                 mean = float(v.mean())
-                err = float(v.std(ddof=1)) if v.size > 1 else None
-                ax.barh(yi + height / 2, mean, height, xerr=err, capsize=3, **OURS)
-                text = _fmt(mean) + (f"±{_fmt(err)} ({v.size} seeds)" if err is not None else "")
-                ax.text(max(mean, 0) + (err or 0) + 0.01, yi + height / 2, text, va="center", fontsize="x-small")
+                std = float(v.std(ddof=1)) if v.size > 1 else None
+                if bounds is not None:
+                    err = [[max(mean - bounds[0], 0.0)], [max(bounds[1] - mean, 0.0)]]
+                    right = bounds[1]
+                    text = f"{_fmt(mean)} [{_fmt(bounds[0])}, {_fmt(bounds[1])}]"
+                else:
+                    err, right, text = std, mean + (std or 0), _fmt(mean)
+                if std is not None:
+                    text += f" ±{_fmt(std)} ({v.size} seeds)"
+                if ours[dim]["collapsed"]:
+                    text = "collapsed: " + text
+                ax.barh(yi + height / 2, mean, height, xerr=err, capsize=3,
+                        **(OURS if not ours[dim]["collapsed"] else COLLAPSED))
+                ax.text(max(right, 0) + 0.01, yi + height / 2, text, va="center", fontsize="x-small",
+                        color="tab:red" if ours[dim]["collapsed"] else "black")
             else:
                 ax.text(0.01, yi + height / 2, "no result", va="center", fontsize="x-small", style="italic", color="tab:red")
             if pub[dim] is not None:
@@ -93,18 +151,22 @@ def _draw(fig, systems: list[tuple[str, dict[str, np.ndarray], dict[str, float |
         ax.set_xlabel(f"test {metric.upper()} (unitless, -1 to 1)")
         ax.grid(True, axis="x", alpha=0.3)
     axes[0].set_yticks(y, [label for label, _, _ in systems], fontsize="small")
-    handles = [Patch(**OURS, label="reproduced (mean ± std over seeds where several)"), Patch(**PUBLISHED, label="published")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=2)
+    handles = [Patch(**OURS, label="reproduced (error bar: 95 % bootstrap interval of the test CCC)"),
+               Patch(**COLLAPSED, label="collapsed (near-constant output or never learnt)"),
+               Patch(**PUBLISHED, label="published")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
 
 
-def plot_trigeorgis_bars(metrics: pd.DataFrame, output: Output, postprocessed: bool = True, metric: str = "ccc") -> list[Path]:
+def plot_trigeorgis_bars(metrics: pd.DataFrame, output: Output, postprocessed: bool = True, metric: str = "ccc",
+                         agreement: pd.DataFrame | None = None) -> list[Path]:
     """Trigeorgis 2016 Table 1 (RECOLA) as bars: MSE rows (a) then CCC rows (b), per-dimension runs preferred."""
     _check_metrics(metrics, metric)
     systems = []
     for objective, model, label, pub_a, pub_v in TRIGEORGIS_ROWS:
-        ours = {d: system_values(metrics, model, objective, d, (d, "joint"), postprocessed, metric) for d in DIMENSIONS}
+        ours = {d: _bar(system_rows(metrics, model, objective, d, (d, "joint"), postprocessed), metric) for d in DIMENSIONS}
         part = TRIGEORGIS_PARTS[objective].split(")")[0] + ")"
         systems.append((f"{part} {label}", ours, {"arousal": _published(pub_a), "valence": _published(pub_v)}))
+    systems += [row for row in [_raters(agreement)] if row]
     corpus = ", ".join(map(str, metrics["corpus"].unique())) or "no results"
     fig = new_figure(13, 7.5)
     _draw(fig, systems, metric)
@@ -114,7 +176,7 @@ def plot_trigeorgis_bars(metrics: pd.DataFrame, output: Output, postprocessed: b
 
 
 def plot_yang_bars(metrics: pd.DataFrame, output: Output, corpus_label: str, postprocessed: bool = False,
-                   metric: str = "ccc") -> list[Path]:
+                   metric: str = "ccc", agreement: pd.DataFrame | None = None) -> list[Path]:
     """Yang & Hirschberg 2018 Table 1 for one corpus (published figures of `corpus_label`: SEMAINE or RECOLA)."""
     _check_metrics(metrics, metric)
     label = corpus_label.upper()
@@ -122,9 +184,10 @@ def plot_yang_bars(metrics: pd.DataFrame, output: Output, corpus_label: str, pos
         raise InputError("corpus_label", f"published figures exist for {sorted(YANG_PUBLISHED)}, not {corpus_label!r}")
     systems = []
     for model, name in YANG_ROWS:
-        ours = {d: system_values(metrics, model, "ccc", d, ("joint", d), postprocessed, metric) for d in DIMENSIONS}
+        ours = {d: _bar(system_rows(metrics, model, "ccc", d, ("joint", d), postprocessed), metric) for d in DIMENSIONS}
         pub_a, pub_v = YANG_PUBLISHED[label][model]
         systems.append((name, ours, {"arousal": _published(pub_a), "valence": _published(pub_v)}))
+    systems += [row for row in [_raters(agreement)] if row]
     corpus = ", ".join(map(str, metrics["corpus"].unique())) or "no results"
     fig = new_figure(11, 4.8)
     _draw(fig, systems, metric)
