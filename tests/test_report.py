@@ -16,7 +16,7 @@ pytestmark = [
     pytest.mark.skipif(UNAVAILABLE is not None, reason=f"headless Chromium unavailable: {UNAVAILABLE}"),
 ]
 
-CATEGORIES = ("Trigeorgis et al. 2016", "Yang & Hirschberg 2018", "Learning curves")
+CATEGORIES = ("Trigeorgis et al. 2016", "Yang & Hirschberg 2018", "Learning curves", "Run cost")
 MIN_SPREAD = 8.0  # grey-level std of a screenshot; a blank page is ~0, the report's pages are > 30
 
 # The result the report shows in its content pane, and that pane's image (the navbar holds only the logo).
@@ -152,8 +152,21 @@ def test_every_figure_displays(page, report, tiny_run):
             shown += show_every_row(page, tiny_run)
         assert_not_blank(page, report.with_name(f"{report.stem}-{slug(category)}.png"))
         assert browser.broken_images(page) == [], f"broken images under {category!r}"
-    figures = sorted(p.relative_to(tiny_run).as_posix() for p in (tiny_run / "results").glob("*/figures/**/*.png"))
+    figures = sorted(p.relative_to(tiny_run).as_posix() for p in [*(tiny_run / "results").glob("*/figures/**/*.png"),
+                                                                  *(tiny_run / "results").glob("*/runcost/*.png")])
     missing, extra = sorted(set(figures) - set(shown)), sorted(set(shown) - set(figures))
     assert not missing and not extra, f"figures of the run not shown in the report: {missing}; shown, not figures: {extra}"
     assert len(shown) == len(figures), "a figure is listed twice in the report"
+    assert page.js_errors == []
+
+
+def test_run_cost_page_shows_the_runs_cost(page, report, tiny_run):
+    """The run-cost category holds one page, the figure drawn from this run's benchmark files."""
+    go_home(page)
+    assert len(open_category(page, "Run cost")) == 1
+    shown = show_every_row(page, tiny_run)
+    assert shown == ["results/tiny/runcost/run_cost.png"]
+    assert_not_blank(page, report.with_name(f"{report.stem}-run-cost-page.png"))
+    table = (tiny_run / "results" / "tiny" / "runcost" / "run_cost.md").read_text()
+    assert "| train_network/e2e | 1 |" in table and "| total |" in table
     assert page.js_errors == []

@@ -51,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                          help="auto: cuda when available, else cpu")
 
-    show = sub.add_parser("show", help="print the papers' tables found under a results folder and where outputs are")
+    show = sub.add_parser("show", help="print the papers' tables and the run cost found under a results folder, and where outputs are")
     show.add_argument("results", type=Path, metavar="RESULTS_DIR")
     return top
 
@@ -107,13 +107,13 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """Print every results/*/tables/*.md and list the main outputs."""
+    """Print every results/*/tables/*.md, the run cost (results/*/runcost/run_cost.md) and list the main outputs."""
     results: Path = args.results
     tables = sorted(results.glob("*/tables/*.md"))
     if not tables:
         _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
         return EXIT_FAILED
-    for table in tables:
+    for table in tables + sorted(results.glob("*/runcost/run_cost.md")):
         print(f"## {table}\n")
         print(table.read_text().rstrip() + "\n")
     print("## Outputs\n")
@@ -121,7 +121,7 @@ def show_command(args: argparse.Namespace) -> int:
         print(f"- {corpus.name}: tables in {corpus / 'tables'}")
         figures = sorted(p for p in (corpus / "figures").glob("*") if p.is_file())
         print(f"  figures: {corpus / 'figures'} ({len(figures)} files)" if figures else "  figures: none yet")
-        for stage in ("train", "postprocess", "evaluate"):
+        for stage in ("train", "postprocess", "evaluate", "runcost"):
             if (corpus / stage).is_dir():
                 print(f"  {stage}: {corpus / stage}")
     reports = sorted({*results.glob("report*"), *results.glob("*/report*"), *results.glob("*.html"),
