@@ -109,6 +109,11 @@ def test_power_growth_is_fitted_with_its_exponent():
     assert g.kind == "power" and g.exponent == pytest.approx(1.8) and g(230.0) == pytest.approx(0.5 * 230**1.8)
 
 
+def test_flat_costs_are_constant_not_extrapolated_noise():
+    g = fit_growth([12.0, 24.0, 46.0], [700.0, 690.0, 720.0])
+    assert g.kind == "constant" and g.exponent == 0.0 and g(230.0) == pytest.approx(703.2, abs=1)
+
+
 def test_growth_needs_two_sizes():
     with pytest.raises(InputError, match="two or more"):
         fit_growth([10.0, 10.0], [1.0, 2.0])

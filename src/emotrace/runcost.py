@@ -139,7 +139,8 @@ def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Growth:
-    """A fitted cost curve y(x) over minutes of audio x: `linear` y = a + b x, or `power` y = a x^b."""
+    """A fitted cost curve y(x) over minutes of audio x: `linear` y = a + b x, `power` y = a x^b, or `constant` y = a
+    (b = 0)."""
 
     kind: str
     a: float
@@ -149,7 +150,9 @@ class Growth:
 
     def __call__(self, x: float | np.ndarray) -> float | np.ndarray:
         x = np.asarray(x, dtype=float)
-        return self.a + self.b * x if self.kind == "linear" else self.a * x**self.b
+        if self.kind == "power":
+            return self.a * x**self.b
+        return self.a + self.b * x
 
     def describe(self) -> str:
         if self.kind == "linear":
@@ -157,9 +160,15 @@ class Growth:
         return f"{self.a:.3g}·x^{self.b:.2f}"
 
 
+FLAT = 0.05
+"""A cost whose measurements stay within about 5 % of their geometric mean (log-space RMS) is taken as constant:
+per-recording memory, for one, does not grow with the number of recordings, and noise must not extrapolate."""
+
+
 def fit_growth(x: Sequence[float], y: Sequence[float]) -> Growth:
-    """Fit cost `y` against corpus minutes `x`: an affine line with non-negative intercept and slope, and a
-    power law; keep the one closer to the measurements in log space (costs span orders of magnitude).
+    """Fit cost `y` against corpus minutes `x`: a constant when the measurements are flat (FLAT), else an affine
+    line with non-negative intercept and slope or a power law, whichever is closer in log space (costs span
+    orders of magnitude).
 
     The exponent is the log-log slope of the measurements (power law) or of the fitted line over the
     measured range (linear); near 1 the cost grows in proportion to the corpus.
@@ -170,6 +179,9 @@ def fit_growth(x: Sequence[float], y: Sequence[float]) -> Growth:
     if len(np.unique(x)) < 2:
         raise InputError("measurements", f"need positive costs at two or more corpus sizes to fit growth, got {len(x)}")
     lx, ly = np.log(x), np.log(y)
+    spread = float(np.sqrt(np.mean((ly - ly.mean()) ** 2)))
+    if spread <= FLAT:
+        return Growth("constant", float(np.exp(ly.mean())), 0.0, 0.0, spread)
     slope, intercept = np.polyfit(lx, ly, 1)
     power = Growth("power", float(np.exp(intercept)), float(slope), float(slope), 0.0)
     b, a = np.polyfit(x, y, 1)
@@ -204,7 +216,7 @@ def scale_table(measured: pd.DataFrame, targets: Mapping[str, float] = CORPUS_MI
         for column, label in METRICS.items():
             fmt = format_memory if column == "peak_rss_mb" else format_duration
             row = {"stage": stage, "metric": label}
-            row.update({f"{m:g} min": fmt(at[column].get(m, math.nan)) for m in sizes})
+            row.update({f"{m:.3g} min": fmt(at[column].get(m, math.nan)) for m in sizes})
             try:
                 growth = fit_growth(at.index, at[column])
             except InputError:
@@ -218,7 +230,10 @@ def scale_table(measured: pd.DataFrame, targets: Mapping[str, float] = CORPUS_MI
     table.attrs["notes"] = [
         "measured columns: minutes of audio in the corpus; wall and CPU are summed over the stage's jobs, "
         "peak RSS is the largest of one job",
-        "growth: affine (a + b·x) or power law (a·x^b), whichever is closer in log space; exponent = log-log slope",
+        "growth: constant when the sizes' figures lie within ~5 %, else affine (a + b·x) or power law (a·x^b), "
+        "whichever is closer in log space; exponent = log-log slope",
+        "per-recording stages (synthesis, preprocess, segment, features): their peak RSS follows the length of one "
+        "recording, which is the scale runs' length, not the target corpus's (RECOLA: 5 min)",
         "extrapolated columns: " + ", ".join(f"{name} = {minutes:g} min" for name, minutes in targets.items()),
     ]
     return table
