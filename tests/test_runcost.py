@@ -114,6 +114,11 @@ def test_flat_costs_are_constant_not_extrapolated_noise():
     assert g.kind == "constant" and g.exponent == 0.0 and g(230.0) == pytest.approx(703.2, abs=1)
 
 
+def test_a_cost_that_falls_with_size_is_not_extrapolated_downwards():
+    g = fit_growth([12.0, 24.0, 46.0], [150.0, 60.0, 40.0])
+    assert g.kind == "linear" and g.b == 0.0 and g(230.0) == pytest.approx(250 / 3)
+
+
 def test_growth_needs_two_sizes():
     with pytest.raises(InputError, match="two or more"):
         fit_growth([10.0, 10.0], [1.0, 2.0])

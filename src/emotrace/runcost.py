@@ -196,6 +196,8 @@ def fit_growth(x: Sequence[float], y: Sequence[float]) -> Growth:
         return float(np.sqrt(np.mean((np.log(np.maximum(g(x), 1e-12)) - ly) ** 2)))
 
     linear, power = (Growth(g.kind, g.a, g.b, g.exponent, rms(g)) for g in (linear, power))
+    if power.exponent < 0:  # a cost does not fall as the corpus grows: that is noise, and the line is flat
+        return linear
     return linear if linear.rel_error <= power.rel_error * 1.05 else power  # prefer the line when about as good
 
 
