@@ -161,12 +161,12 @@ def test_every_figure_displays(page, report, tiny_run):
 
 
 def test_run_cost_page_shows_the_runs_cost(page, report, tiny_run):
-    """The run-cost category holds one page, the figure drawn from this run's benchmark files."""
+    """The run-cost category holds one page, drawn from this run's benchmark files; the table counts its jobs."""
     go_home(page)
     assert len(open_category(page, "Run cost")) == 1
     shown = show_every_row(page, tiny_run)
     assert shown == ["results/tiny/runcost/run_cost.png"]
     assert_not_blank(page, report.with_name(f"{report.stem}-run-cost-page.png"))
     table = (tiny_run / "results" / "tiny" / "runcost" / "run_cost.md").read_text()
-    assert "| train_network/e2e | 1 |" in table and "| total |" in table
+    assert "| train_network/e2e | 2 |" in table and "| total |" in table  # arousal and valence
     assert page.js_errors == []
