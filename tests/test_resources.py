@@ -136,3 +136,33 @@ def test_bigger_corpus_raises_every_data_dependent_request():
 def test_attempt_must_be_positive():
     with pytest.raises(InputError, match="attempt"):
         resources.train_request("e2e", 10, 1, 1, 10.0, 0.0, attempt=0)
+
+
+@pytest.mark.integration
+def test_rules_request_what_their_inputs_size_says(tiny_run):
+    """A dry run of the finished tiny run's trainings prints the requests computed from the files they read."""
+    from conftest import TINY, snakemake
+
+    from emotrace import systems
+
+    proc = snakemake(tiny_run, "-n", "--configfile", str(TINY), "--cores", "2", "--forcerun", "train_network",
+                     "extract_features")
+    printed = {}
+    for block in proc.stdout.split("\nrule ")[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        if "resources" in fields and "wildcards" in fields:
+            wildcards = dict(kv.split("=", 1) for kv in fields["wildcards"].split(", "))
+            res = dict(kv.split("=", 1) for kv in fields["resources"].split(", "))
+            if "mem_mb" in res:
+                printed[(block.split(":")[0], tuple(sorted(wildcards.items())))] = (int(res["mem_mb"]),
+                                                                                  int(res["runtime"]))
+    config = load_config(TINY)
+    segments = sorted(str(p) for p in (tiny_run / "results" / "tiny" / "segment").glob("*.npz"))
+    settings = systems.model_settings(config, "e2e")
+    wanted = resources.for_training(settings, inputs(segments=segments), 1)
+    key = ("train_network", (("model", "e2e"), ("objective", "ccc"), ("seed", "1"), ("target", "arousal")))
+    assert printed[key] == (wanted["mem_mb"], wanted["runtime"]), printed
+    audio = tiny_run / "results" / "tiny" / "preprocess" / "S01.npy"
+    wanted = resources.features_request(resources.files_mb([audio]), "compare6373")
+    key = ("extract_features", (("featureset", "compare6373"), ("recording", "S01")))
+    assert printed[key] == (wanted["mem_mb"], wanted["runtime"]), printed
