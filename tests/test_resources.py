@@ -35,8 +35,10 @@ def inputs(**named: list[str]) -> InputFiles:
 
 
 def sized(folder: Path, name: str, mib: float) -> str:
+    """A file of `mib` MiB (sparse: its size is all a request reads)."""
     path = folder / name
-    path.write_bytes(b"\0" * int(mib * resources.MIB))
+    with open(path, "wb") as fh:
+        fh.truncate(int(mib * resources.MIB))
     return str(path)
 
 
