@@ -42,6 +42,7 @@ include: "rules/train.smk"
 include: "rules/postprocess.smk"
 include: "rules/evaluate.smk"
 include: "rules/figures.smk"
+include: "rules/runcost.smk"
 
 
 # Seconds-long bookkeeping and aggregation steps: with a cluster executor they run
@@ -64,3 +65,4 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+        run_cost_outputs(),

@@ -12,6 +12,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from emotrace import systems  # noqa: E402
+from emotrace import resources as job_resources  # noqa: E402
 from emotrace.ingest import read_manifest  # noqa: E402
 
 CORPUS = config["corpus"]["name"]
@@ -126,3 +127,31 @@ def figure_outputs():
     if network_run("spec", "valence"):
         out.append(f"{fig}/lime_spec.png")
     return out
+
+
+def benchmark_files(wildcards):
+    """The benchmark file of every benchmarked job the default target needs: each is a product of its
+    job, so asking for it builds nothing more than the run does (run_cost itself is not benchmarked)."""
+    bench = f"benchmarks/{CORPUS}"
+    recs = recordings()
+    out = []
+    if config["corpus"]["adapter"] == "synthetic":
+        out += expand(f"{bench}/synthesize_recording/{{recording}}.tsv", recording=SYNTH_RECORDINGS)
+    out += expand(f"{bench}/{{stage}}/{{recording}}.tsv", stage=["preprocess", "segment"], recording=recs)
+    out += expand(f"{bench}/extract_features/{{fs}}/{{recording}}.tsv", fs=FEATURE_SETS, recording=recs)
+    out += expand(f"{bench}/feature_stats/{{fs}}.tsv", fs=FEATURE_SETS)
+    for s in GRID:
+        kind = "train_svr" if s.model in SVR_MODELS else "train_network"
+        out.append(f"{bench}/{kind}/{s.path}.tsv")
+    if config["figures"]["enabled"]:
+        out.append(f"{bench}/figure_traces.tsv")
+        if network_run("e2e", "arousal"):
+            out.append(f"{bench}/figure_cells.tsv")
+        if network_run("spec", "valence"):
+            out.append(f"{bench}/figure_lime.tsv")
+    return out
+
+
+def run_cost_outputs():
+    """The run-cost page and table (a target of `rule all`)."""
+    return [f"{RES}/runcost/run_cost.png", f"{RES}/runcost/run_cost.md"]

@@ -38,6 +38,8 @@ if config["corpus"]["adapter"] == "synthetic":
             dimensions=DIMENSIONS,
         log:
             "logs/synthesize_recording/{recording}.log",
+        benchmark:
+            f"benchmarks/{CORPUS}/synthesize_recording/{{recording}}.tsv"
         conda:
             "../envs/audio.yaml"
         script:

@@ -15,10 +15,13 @@ rule extract_features:
         step=config["labels"]["step"],
         alignment=config["labels"]["alignment"],
         sample_rate=config["audio"]["sample_rate"],
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_features(w, input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_features(w, input, attempt)["runtime"],
     log:
         "logs/extract_features/{featureset}/{recording}.log",
     benchmark:
-        "benchmarks/extract_features/{featureset}/{recording}.tsv"
+        f"benchmarks/{CORPUS}/extract_features/{{featureset}}/{{recording}}.tsv"
     conda:
         "../envs/features.yaml"
     script:
@@ -33,6 +36,8 @@ rule feature_stats:
         f"{RES}/features/{{featureset}}/stats.npz",
     log:
         "logs/feature_stats/{featureset}.log",
+    benchmark:
+        f"benchmarks/{CORPUS}/feature_stats/{{featureset}}.tsv"
     conda:
         "../envs/features.yaml"
     script:

@@ -25,8 +25,13 @@ rule figure_traces:
         segment_pdf=f"{FIG}/traces_segment.pdf",
     params:
         labels=lambda w, input: [Path(p).parts[-5] for p in input],
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
     log:
         "logs/figure_traces/{corpus}.log",
+    benchmark:
+        "benchmarks/{corpus}/figure_traces.tsv"
     conda:
         "../envs/report.yaml"
     script:
@@ -48,8 +53,13 @@ rule figure_cells:
         csv=f"{FIG}/cells_e2e.csv",
     params:
         min_frames=config["figures"]["min_cell_frames"],
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
     log:
         "logs/figure_cells/{corpus}.log",
+    benchmark:
+        "benchmarks/{corpus}/figure_cells.tsv"
     conda:
         "../envs/report.yaml"
     script:
@@ -72,8 +82,13 @@ rule figure_lime:
     params:
         seed=config["seeds"][0],
         samples=config["figures"]["lime_samples"],
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
     log:
         "logs/figure_lime/{corpus}.log",
+    benchmark:
+        "benchmarks/{corpus}/figure_lime.tsv"
     conda:
         "../envs/report.yaml"
     script:

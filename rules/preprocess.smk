@@ -10,6 +10,8 @@ rule preprocess:
         sample_rate=config["audio"]["sample_rate"],
     log:
         "logs/preprocess/{recording}.log",
+    benchmark:
+        f"benchmarks/{CORPUS}/preprocess/{{recording}}.tsv"
     conda:
         "../envs/audio.yaml"
     script:

@@ -15,6 +15,8 @@ rule segment:
         train_hop=config["segments"]["train_hop"],
     log:
         "logs/segment/{recording}.log",
+    benchmark:
+        f"benchmarks/{CORPUS}/segment/{{recording}}.tsv"
     conda:
         "../envs/audio.yaml"
     script:

@@ -19,12 +19,16 @@ rule train_network:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=lambda w, input, attempt: job_resources.for_training(
+            systems.model_settings(config, w.model), input, attempt
+        )["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_training(
+            systems.model_settings(config, w.model), input, attempt
+        )["runtime"],
     log:
         "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
     benchmark:
-        "benchmarks/train_network/{model}/{objective}/{target}/seed{seed}.tsv"
+        f"benchmarks/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     conda:
         "../envs/torch.yaml"
     script:
@@ -46,11 +50,16 @@ rule train_svr:
         model=alternation(SVR_MODELS),
         objective="mse",
     resources:
-        mem_mb=8000,
+        mem_mb=lambda w, input, attempt: job_resources.for_svr(
+            systems.model_settings(config, w.model), input, attempt
+        )["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_svr(
+            systems.model_settings(config, w.model), input, attempt
+        )["runtime"],
     log:
         "logs/train_svr/{model}/{objective}/{target}/seed{seed}.log",
     benchmark:
-        "benchmarks/train_svr/{model}/{objective}/{target}/seed{seed}.tsv"
+        f"benchmarks/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     conda:
         "../envs/features.yaml"
     script:

@@ -8,9 +8,18 @@ from emotrace.normalise import fit_stats, save_stats
 
 log = job_logger(snakemake.log[0])
 train_files = by_partition(read_split(snakemake.input.split), snakemake.input.features)["train"]
-arrays = [np.load(f)["values"] for f in train_files]
-names = [str(n) for n in np.load(train_files[0])["names"]]
-stats = fit_stats(arrays, names)
+
+
+def rows():
+    """One training recording's features at a time: memory stays at one recording, not the training set."""
+    for path in train_files:
+        with np.load(path) as npz:
+            yield npz["values"]
+
+
+with np.load(train_files[0]) as first:
+    names = [str(n) for n in first["names"]]
+stats = fit_stats(rows(), names)
 save_stats(snakemake.output[0], stats)
 log.info("statistics from %d training recordings: %s", len(train_files), [f.stem for f in train_files])
 if stats["dropped"]:

@@ -140,6 +140,13 @@ def test_show_prints_tables_and_where_outputs_are(tmp_path, capsys):
     # the findings come after both tables (make run ends with them)
     assert out.index("| e2e | .700 |") < out.index("| W+S | .600 |") < out.index("| W+S beats W | supported |")
     assert str(tables) in out and "figures" in out and "(1 files)" in out
+    assert "run_cost.md" not in out
+    cost = tmp_path / "synthetic" / "runcost" / "run_cost.md"
+    cost.parent.mkdir()
+    cost.write_text("# Run cost of synthetic\n\n| stage | jobs |\n|---|---|\n| total | 7 |\n")
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| total | 7 |" in out and str(cost) in out
 
 
 def test_same_stem_twice_is_an_error_for_the_second(tmp_path, models, capsys):

@@ -109,3 +109,22 @@ def test_feature_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match="NaN") as err:
         SegmentDataset([path], ["arousal"], features={"a": nan})
     assert str(nan) in str(err.value)
+
+
+def test_feature_datasets_do_not_load_the_segments_audio(tmp_path):
+    seg = write_recording(tmp_path, "a", 300, hop=75)
+    feats = write_features(tmp_path, "a", 300)
+    ds = SegmentDataset([seg], ["arousal"], features={"a": feats})
+    assert ds.files[0].audio is None  # the audio is 99 % of a segment file; feature models never use it
+    assert SegmentDataset([seg], ["arousal"]).files[0].audio.shape == (len(ds), 96000)
+    no_audio = load_segments(seg, ["arousal"], audio=False)
+    np.testing.assert_array_equal(no_audio.labels, load_segments(seg, ["arousal"]).labels)
+
+
+def test_audio_shape_is_checked_without_reading_it(tmp_path):
+    path = write_recording(tmp_path, "a", 200)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    write_npz(path, **{**arrays, "audio": arrays["audio"][:, :100]})
+    with pytest.raises(InputError, match=r"'audio' has shape \(2, 100\)"):
+        load_segments(path, ["arousal"], audio=False)

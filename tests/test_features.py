@@ -245,3 +245,26 @@ def test_stats_round_trip_and_bad_input(tmp_path):
     np.savez(partial, mean=np.zeros(3))
     with pytest.raises(InputError, match=r"partial.npz.*lacks \['std'"):
         load_stats(partial)
+
+
+def test_fit_stats_streams_recordings_without_holding_them():
+    """A generator of recordings is consumed one at a time: each is released before the next is read."""
+    import weakref
+
+    rng = np.random.default_rng(4)
+    parts = [rng.normal(size=(50, 3)) for _ in range(4)]
+    seen: list[weakref.ref] = []
+
+    def recordings():
+        for part in parts:
+            assert all(ref() is None for ref in seen), "fit_stats still holds an earlier recording"
+            values = part.copy()
+            seen.append(weakref.ref(values))
+            yield values
+            del values
+
+    stats = fit_stats(recordings(), ["a", "b", "c"])
+    np.testing.assert_allclose(stats["mean"], np.concatenate(parts).mean(axis=0))
+    np.testing.assert_allclose(stats["std"], np.concatenate(parts).std(axis=0))
+    with pytest.raises(InputError, match="no training recordings"):
+        fit_stats(iter([]), ["a"])

@@ -16,7 +16,8 @@ pytestmark = [
     pytest.mark.skipif(UNAVAILABLE is not None, reason=f"headless Chromium unavailable: {UNAVAILABLE}"),
 ]
 
-CATEGORIES = ("Trigeorgis et al. 2016", "Yang & Hirschberg 2018", "Learning curves", "Tables and findings")
+CATEGORIES = ("Trigeorgis et al. 2016", "Yang & Hirschberg 2018", "Learning curves", "Tables and findings",
+              "Run cost")
 TABLES = "Tables and findings"
 INTERVAL = re.compile(r"-?\.\d{3} \[-?\.\d{3}, -?\.\d{3}\]")  # a figure with its interval: .748 [.610, .830]
 MIN_SPREAD = 8.0  # grey-level std of a screenshot; a blank page is ~0, the report's pages are > 30
@@ -160,7 +161,8 @@ def test_every_figure_displays(page, report, tiny_run):
             shown += show_every_row(page, tiny_run)
         assert_not_blank(page, report.with_name(f"{report.stem}-{slug(category)}.png"))
         assert browser.broken_images(page) == [], f"broken images under {category!r}"
-    figures = sorted(p.relative_to(tiny_run).as_posix() for p in (tiny_run / "results").glob("*/figures/**/*.png"))
+    figures = sorted(p.relative_to(tiny_run).as_posix() for p in [*(tiny_run / "results").glob("*/figures/**/*.png"),
+                                                                  *(tiny_run / "results").glob("*/runcost/*.png")])
     missing, extra = sorted(set(figures) - set(shown)), sorted(set(shown) - set(figures))
     assert not missing and not extra, f"figures of the run not shown in the report: {missing}; shown, not figures: {extra}"
     assert len(shown) == len(figures), "a figure is listed twice in the report"
@@ -197,4 +199,15 @@ def test_tables_and_findings_pages_display(page, report, tiny_run):
     assert "verdicts: supported" in findings and "W+S beats W only" in findings
     assert re.search(r"supported|contradicted|inconclusive|collapsed", findings)
     assert_not_blank(page, report.with_name(f"{report.stem}-findings.png"))
+
+
+def test_run_cost_page_shows_the_runs_cost(page, report, tiny_run):
+    """The run-cost category holds one page, drawn from this run's benchmark files; the table counts its jobs."""
+    go_home(page)
+    assert len(open_category(page, "Run cost")) == 1
+    shown = show_every_row(page, tiny_run)
+    assert shown == ["results/tiny/runcost/run_cost.png"]
+    assert_not_blank(page, report.with_name(f"{report.stem}-run-cost-page.png"))
+    table = (tiny_run / "results" / "tiny" / "runcost" / "run_cost.md").read_text()
+    assert "| train_network/e2e | 2 |" in table and "| total |" in table  # arousal and valence
     assert page.js_errors == []

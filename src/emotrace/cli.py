@@ -51,8 +51,8 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                          help="auto: cuda when available, else cpu")
 
-    show = sub.add_parser("show", help="print the papers' tables and the findings found under a results folder, "
-                                       "and where outputs are")
+    show = sub.add_parser("show", help="print the papers' tables, the findings and the run cost found under a "
+                                       "results folder, and where outputs are")
     show.add_argument("results", type=Path, metavar="RESULTS_DIR")
     return top
 
@@ -108,14 +108,14 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """Print every results/*/tables/*.md, the tables first and then the findings, and list the main outputs."""
+    """Print every results/*/tables/*.md (tables first, then the findings), the run cost, and list the main outputs."""
     results: Path = args.results
     pages = sorted(results.glob("*/tables/*.md"))
     if not pages:
         _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
         return EXIT_FAILED
     tables = [p for p in pages if p.name != "findings.md"] + [p for p in pages if p.name == "findings.md"]
-    for table in tables:
+    for table in tables + sorted(results.glob("*/runcost/run_cost.md")):
         print(f"## {table}\n")
         print(table.read_text().rstrip() + "\n")
     print("## Outputs\n")
@@ -123,7 +123,7 @@ def show_command(args: argparse.Namespace) -> int:
         print(f"- {corpus.name}: tables in {corpus / 'tables'}")
         figures = sorted(p for p in (corpus / "figures").glob("*") if p.is_file())
         print(f"  figures: {corpus / 'figures'} ({len(figures)} files)" if figures else "  figures: none yet")
-        for stage in ("train", "postprocess", "evaluate"):
+        for stage in ("train", "postprocess", "evaluate", "runcost"):
             if (corpus / stage).is_dir():
                 print(f"  {stage}: {corpus / stage}")
     reports = sorted({*results.glob("report*"), *results.glob("*/report*"), *results.glob("*.html"),

@@ -23,7 +23,7 @@ class Segments:
     path: Path
     recording: str
     tiling: str
-    audio: np.ndarray  # (n, 96000) float32
+    audio: np.ndarray | None  # (n, 96000) float32; None when loaded without audio (feature models)
     labels: np.ndarray  # (n, 150, D) float32
     mask: np.ndarray  # (n, 150) bool
     frame0: np.ndarray  # (n,) int64
@@ -32,18 +32,25 @@ class Segments:
         return len(self.frame0)
 
 
-def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
-    """Read and check a segment .npz (docs/architecture.md) and keep the label dimensions named in `dimensions`."""
+def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = True) -> Segments:
+    """Read and check a segment .npz (docs/architecture.md) and keep the label dimensions named in `dimensions`.
+
+    With `audio=False` the audio (99 % of the file) is checked by shape but never read, for models on features.
+    """
     path = Path(path)
+    keys = ("audio", "labels", "mask", "frame0", "dimensions", "recording", "tiling")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+            missing = [k for k in keys if k not in npz.files]
+            if missing:
+                raise InputError(path, f"segment file lacks keys {missing}")
+            arrays = {key: npz[key] for key in keys if key != "audio" or audio}
+            audio_shape = arrays["audio"].shape if audio else _npz_shape(npz, "audio")
     except (OSError, ValueError, EOFError) as err:
+        if isinstance(err, InputError):
+            raise
         raise InputError(path, f"cannot read segment file ({err})") from err
-    missing = [k for k in ("audio", "labels", "mask", "frame0", "dimensions", "recording", "tiling") if k not in arrays]
-    if missing:
-        raise InputError(path, f"segment file lacks keys {missing}")
-    audio, labels, mask, frame0 = arrays["audio"], arrays["labels"], arrays["mask"], arrays["frame0"]
+    labels, mask, frame0 = arrays["labels"], arrays["mask"], arrays["frame0"]
     n = len(frame0)
     available = [str(d) for d in arrays["dimensions"]]
     expected = {
@@ -53,8 +60,9 @@ def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
         "frame0": (n,),
     }
     for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            raise InputError(path, f"{key!r} has shape {arrays[key].shape}, expected {shape}")
+        found = audio_shape if key == "audio" else arrays[key].shape
+        if found != shape:
+            raise InputError(path, f"{key!r} has shape {found}, expected {shape}")
     absent = [d for d in dimensions if d not in available]
     if absent:
         raise InputError(path, f"dimensions {absent} not in the segment file; available: {available}")
@@ -63,11 +71,20 @@ def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
         path=path,
         recording=str(arrays["recording"]),
         tiling=str(arrays["tiling"]),
-        audio=np.ascontiguousarray(audio, dtype=np.float32),
+        audio=np.ascontiguousarray(arrays["audio"], dtype=np.float32) if audio else None,
         labels=np.ascontiguousarray(labels[:, :, columns], dtype=np.float32),
         mask=mask.astype(bool),
         frame0=frame0.astype(np.int64),
     )
+
+
+def _npz_shape(npz, key: str) -> tuple[int, ...]:
+    """Shape of an array in an open .npz from its .npy header, without reading the data."""
+    with npz.zip.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read_header(fh)
+    return tuple(shape)
 
 
 def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> np.ndarray:
@@ -105,7 +122,8 @@ class SegmentDataset(Dataset):
     The input is the segment's audio (96000,) or, when `features` maps recordings to feature files,
     the recording's feature rows for the segment's 150 label frames (150, F), normalised by
     `normalise` (built from training-set statistics) and zero past the end of the recording.
-    Everything is held in memory as float32 (about 1-2 GB for RECOLA's training partition).
+    Everything is held in memory as float32: about 1-2 GB of audio for RECOLA's training partition; with
+    features, only the feature rows and labels (the segments' audio is not read).
     """
 
     def __init__(
@@ -118,7 +136,7 @@ class SegmentDataset(Dataset):
         if not segment_files:
             raise InputError("segment files", "no segment file given")
         self.dimensions = list(dimensions)
-        self.files = [load_segments(path, self.dimensions) for path in segment_files]
+        self.files = [load_segments(path, self.dimensions, audio=features is None) for path in segment_files]
         self.recordings = [f.recording for f in self.files]
         self.input_kind = "audio" if features is None else "features"
         self.feature_rows: list[np.ndarray] = []

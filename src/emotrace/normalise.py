@@ -7,7 +7,7 @@ by zero, so they are dropped; `fit_stats` lists them for the caller to log.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -20,17 +20,18 @@ CONSTANT_RTOL = 1e-6
 _STATS_KEYS = ("mean", "std", "keep", "names", "n_frames")
 
 
-def fit_stats(arrays: list[np.ndarray], names: list[str]) -> dict:
+def fit_stats(arrays: Iterable[np.ndarray], names: list[str]) -> dict:
     """Mean and std (1/N) per column over all rows of `arrays` (the training recordings) and the columns kept.
 
     Returns {"mean", "std": (F,) float64, "keep": (F,) bool, "names": list, "dropped": list of
     constant column names, "n_frames": int}. Moments are accumulated per recording in float64
-    (Chan's pairwise update), so the training set never has to be concatenated in memory.
+    (Chan's pairwise update), so `arrays` may be a generator that reads one recording at a time:
+    memory then stays at one recording's features, whatever the size of the training set.
     """
-    if not arrays:
-        raise InputError("fit_stats", "no training recordings to compute feature statistics from")
     n_total, mean, m2 = 0, np.zeros(len(names)), np.zeros(len(names))
-    for i, values in enumerate(arrays):
+    i = -1
+    for values in arrays:  # not enumerate(): its cached result tuple would keep the previous recording alive
+        i += 1
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != len(names):
             raise InputError(f"training array {i}", f"shape {values.shape} does not match {len(names)} feature names")
@@ -46,6 +47,9 @@ def fit_stats(arrays: list[np.ndarray], names: list[str]) -> dict:
         mean = mean + delta * n / total
         m2 = m2 + batch_m2 + delta**2 * n_total * n / total
         n_total = total
+        del values, batch_mean, batch_m2
+    if i < 0:
+        raise InputError("fit_stats", "no training recordings to compute feature statistics from")
     if n_total == 0:
         raise InputError("fit_stats", "the training recordings have no frames")
     std = np.sqrt(m2 / n_total)

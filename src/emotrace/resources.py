@@ -1,0 +1,187 @@
+"""Resource requests (`mem_mb`, `runtime` in minutes) of the expensive rules from the size of their inputs.
+
+Snakemake evaluates `resources: mem_mb=lambda wildcards, input, attempt: ...` when a job is ready, so the
+request follows the corpus instead of a constant: a SLURM job asks for what it needs (profiles/slurm), and a
+local run can be held under `--resources mem_mb=...`. Each retry (`attempt`) asks for proportionally more.
+
+The constants are calibrated on what the earlier measurements recorded (bench/train_step.py: a training step of
+e2e at batch 50 peaks at 3-5.5 GB RSS on the CPU, ~0.25 s per segment on 2 cores; REFERENCE §8: openSMILE takes
+2.3 s per minute of audio for eGeMAPS and 9.5 s for ComParE), with MARGIN on top. `python bench/scale.py`
+measures every stage against corpus size; a later calibration only edits the constants below.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterable, Mapping
+
+from emotrace.errors import InputError
+from emotrace.segments import SEGMENT_FRAMES, SEGMENT_SAMPLES
+
+MIB = 2**20
+MARGIN = 1.3  # on memory
+RUNTIME_MARGIN = 2.0  # on time: shared nodes, slower disks
+MIN_MEM_MB = 1000
+MIN_RUNTIME = 30  # minutes: start-up of Snakemake and Python on a busy compute node, for the shortest jobs
+MAX_RUNTIME = 24 * 60  # training beyond a day continues from last.pt on the retry (profiles/slurm: retries 1)
+
+# Resident memory of a job's interpreter with its libraries loaded, before any data (MiB).
+BASE_MB = {"features": 400, "torch": 1000, "svr": 500, "figures": 1200}
+# openSMILE: CPU seconds per minute of audio (REFERENCE §8; ComParE LLD functionals at the ComParE rate),
+# and the columns of each feature set (the output's rows are held ~4 times: float64 frame, float32 copies).
+FEATURE_SECONDS_PER_MIN = {"egemaps": 2.3, "compare": 9.5, "compare6373": 9.5}
+FEATURE_WIDTH = {"egemaps": 88, "compare": 650, "compare6373": 6373}
+FEATURE_COPIES = 4
+AUDIO_COPIES = 4  # the padded signal and openSMILE's own buffers
+LABEL_STEP = 0.04
+# Training: activation memory per segment of a batch (e2e at batch 50: (5.5 GB - 1 GB) / 50 ~ 90 MB) and the
+# seconds of one training step per segment on 2 CPU cores (e2e ~0.25 s; e2e2017 ~0.7 s, config.yaml's note).
+ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec": 150, "drnn": 5, "blstm6373": 10}
+STEP_SECONDS = {"e2e": 0.25, "e2e2017": 0.7, "wave": 0.3, "spec": 0.3, "wavespec": 0.5, "drnn": 0.02,
+                "blstm6373": 0.05}
+SEGMENT_FILE_MB = (SEGMENT_SAMPLES * 4 + SEGMENT_FRAMES * (2 * 4 + 1) + 8) / MIB  # audio, 2 label dims, mask
+# SVR: the training and dev frames are held as float64 next to the float32 files; libsvm's fits per C.
+SVR_COPIES = 3
+SVR_MINUTES_PER_FIT = 2.0
+# Figures: segments of the test recordings through the model (cells, LIME) or prediction tables (traces).
+FIGURE_SEGMENT_COPIES = 3
+FIGURE_CSV_COPIES = 10  # pandas holds a CSV's rows as objects and floats, several times the text
+
+
+def files_mb(paths: Iterable[str | os.PathLike]) -> float:
+    """Total size in MiB of the files that exist (a file still to be made counts 0 until the job is ready)."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            continue
+    return total / MIB
+
+
+def input_mb(input, name: str) -> float:
+    """Size in MiB of the named input of a job (0 when the job has no such input)."""
+    return files_mb(getattr(input, name)) if name in input.keys() else 0.0
+
+
+def _request(mem_mb: float, minutes: float, attempt: int = 1) -> dict:
+    """{mem_mb, runtime}: memory with MARGIN rounded up to 100 MiB, minutes rounded up; both scale with attempt."""
+    if attempt < 1:
+        raise InputError("attempt", f"must be at least 1, got {attempt}")
+    mem = max(MIN_MEM_MB, math.ceil(mem_mb * MARGIN / 100) * 100) * attempt
+    runtime = min(MAX_RUNTIME, max(MIN_RUNTIME, math.ceil(minutes * RUNTIME_MARGIN))) * attempt
+    return {"mem_mb": int(mem), "runtime": int(runtime)}
+
+
+def _known(table: Mapping[str, float], key: str, what: str) -> float:
+    if key not in table:
+        raise InputError(what, f"no resource constants for {key!r}; known: {sorted(table)}")
+    return table[key]
+
+
+def features_request(audio_mb: float, feature_set: str, attempt: int = 1) -> dict:
+    """openSMILE on one recording of `audio_mb` MiB of 16 kHz float32 audio."""
+    minutes = audio_mb * MIB / (16000 * 4) / 60
+    rows_mb = minutes * 60 / LABEL_STEP * _known(FEATURE_WIDTH, feature_set, "featureset") * 4 / MIB
+    mem = BASE_MB["features"] + AUDIO_COPIES * audio_mb + FEATURE_COPIES * rows_mb
+    return _request(mem, 1 + minutes * FEATURE_SECONDS_PER_MIN[feature_set] / 60, attempt)
+
+
+def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, features_mb: float,
+                  attempt: int = 1) -> dict:
+    """A network's training job: interpreter + dataset in memory + one batch's activations; epochs over every
+    segment at the cost of a training step (dev and test passes are cheaper, which is part of the margin)."""
+    activation = _known(ACTIVATION_MB, network, "network")
+    if features_mb > 0:  # feature models keep the feature rows and the labels, not the segments' audio
+        dataset = features_mb + segments_mb * (1 - SEGMENT_SAMPLES * 4 / MIB / SEGMENT_FILE_MB)
+    else:
+        dataset = segments_mb
+    mem = BASE_MB["torch"] + dataset + batch_size * activation
+    n_segments = segments_mb / SEGMENT_FILE_MB
+    minutes = 2 + n_lr * epochs * n_segments * STEP_SECONDS[network] / 60
+    return _request(mem, minutes, attempt)
+
+
+def svr_request(features_mb: float, n_c: int, n_lr: int = 1, attempt: int = 1) -> dict:
+    """The linear SVR over every recording's features: one fit per C on the (capped) training frames."""
+    return _request(BASE_MB["svr"] + SVR_COPIES * features_mb, 2 + n_c * n_lr * SVR_MINUTES_PER_FIT, attempt)
+
+
+def figure_request(segments_mb: float, model_mb: float = 0.0, tables_mb: float = 0.0, attempt: int = 1) -> dict:
+    """A figure rule: the model, the test segments through it, or the prediction tables it plots."""
+    mem = BASE_MB["figures"] + 3 * model_mb + FIGURE_SEGMENT_COPIES * segments_mb + FIGURE_CSV_COPIES * tables_mb
+    minutes = 2 + segments_mb / SEGMENT_FILE_MB * 0.5 / 60 + tables_mb / 50
+    return _request(mem, minutes, attempt)
+
+
+# ---------------------------------------------------------------- from a job's inputs (rules/*.smk)
+
+
+def for_features(wildcards, input, attempt: int) -> dict:
+    """Request of an extract_features job."""
+    return features_request(input_mb(input, "audio"), wildcards.featureset, attempt)
+
+
+def for_training(settings: Mapping, input, attempt: int) -> dict:
+    """Request of a train_network job, from the model's resolved settings (systems.model_settings)."""
+    lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
+    return train_request(settings["network"], int(settings["batch_size"]), int(settings["max_epochs"]), len(lrs),
+                         input_mb(input, "segments"), input_mb(input, "features"), attempt)
+
+
+def for_svr(settings: Mapping, input, attempt: int) -> dict:
+    """Request of a train_svr job."""
+    return svr_request(input_mb(input, "features"), len(settings["c_grid"]), attempt=attempt)
+
+
+def for_figure(input, attempt: int) -> dict:
+    """Request of a figure rule: segments and model where it has them, else its inputs as tables."""
+    if "segments" in input.keys():
+        return figure_request(input_mb(input, "segments"), input_mb(input, "model"), attempt=attempt)
+    return figure_request(0.0, tables_mb=files_mb(input), attempt=attempt)
+
+
+# ---------------------------------------------------------------- planning from the config alone
+
+
+def expected_sizes(config: Mapping) -> dict:
+    """Input sizes (MiB) the jobs of a synthetic-corpus config will see, computed without running anything:
+    one recording's audio, every recording's segments, every recording's features per set, the test segments."""
+    synth, split = config["synthetic"], config["split"]["proportions"]
+    n, seconds = int(synth["n_speakers"]), float(synth["duration"])
+    frames = int(seconds / LABEL_STEP) + 1
+    hop = round(config["segments"]["train_hop"] / LABEL_STEP)
+    total = sum(split.values())
+    n_train = max(1, round(n * split["train"] / total))
+    n_test = max(1, round(n * split["test"] / total))
+    train_segments = 1 + max(0, math.ceil((frames - SEGMENT_FRAMES) / hop))
+    eval_segments = math.ceil(frames / SEGMENT_FRAMES)
+    return {
+        "audio": seconds * 16000 * 4 / MIB,
+        "segments": (n_train * train_segments + (n - n_train) * eval_segments) * SEGMENT_FILE_MB,
+        "test_segments": n_test * eval_segments * SEGMENT_FILE_MB,
+        "features": {fs: n * frames * width * 4 / MIB for fs, width in FEATURE_WIDTH.items()},
+    }
+
+
+def plan(config: Mapping) -> dict[str, dict]:
+    """Requests of every expensive job kind of a synthetic-corpus config: `extract_features/<set>`,
+    `train_network/<model>`, `train_svr/<model>`, `figures` (the largest figure rule)."""
+    from emotrace import systems
+
+    sizes = expected_sizes(config)
+    out = {}
+    for fs in systems.feature_sets(config):
+        out[f"extract_features/{fs}"] = features_request(sizes["audio"], fs)
+    for model in config["models"]:
+        s = systems.model_settings(config, model)
+        features = sizes["features"][s["features"]] if s["network"] in systems.FEATURE_NETWORKS else 0.0
+        if s["network"] == "svr":
+            out[f"train_svr/{model}"] = svr_request(features, len(s["c_grid"]))
+        else:
+            lrs = s["lr"] if isinstance(s["lr"], list) else [s["lr"]]
+            out[f"train_network/{model}"] = train_request(s["network"], s["batch_size"], s["max_epochs"], len(lrs),
+                                                          sizes["segments"], features)
+    out["figures"] = figure_request(sizes["test_segments"], model_mb=30.0)
+    return out

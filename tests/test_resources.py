@@ -1,0 +1,170 @@
+"""Resource requests from input sizes: they grow with the corpus, retries ask for more, the default run fits here."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.iocontainers import InputFiles
+from snakemake.utils import validate
+
+from emotrace import resources
+from emotrace.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+MACHINE_MB = 24 * 1024  # this machine: 24 GiB, 2 cores
+
+
+def load_config(path: Path) -> dict:
+    """A config as the workflow sees it: validated, with the schema's defaults filled in."""
+    config = yaml.safe_load(path.read_text())
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def inputs(**named: list[str]) -> InputFiles:
+    """A job's named inputs, as Snakemake hands them to a resource callable."""
+    files = InputFiles([p for paths in named.values() for p in paths])
+    start = 0
+    for name, paths in named.items():
+        files._set_name(name, start, start + len(paths))
+        start += len(paths)
+    return files
+
+
+def sized(folder: Path, name: str, mib: float) -> str:
+    """A file of `mib` MiB (sparse: its size is all a request reads)."""
+    path = folder / name
+    with open(path, "wb") as fh:
+        fh.truncate(int(mib * resources.MIB))
+    return str(path)
+
+
+def test_files_mb_counts_existing_files_only(tmp_path):
+    a = sized(tmp_path, "a", 2.0)
+    assert resources.files_mb([a, tmp_path / "missing"]) == pytest.approx(2.0)
+
+
+def test_training_request_grows_with_the_segments_it_reads(tmp_path):
+    settings = {"network": "e2e", "batch_size": 50, "max_epochs": 30, "lr": 2e-3}
+    small = inputs(segments=[sized(tmp_path, "s1", 50)], split=[sized(tmp_path, "split", 0.01)])
+    large = inputs(segments=[sized(tmp_path, f"l{i}", 200) for i in range(4)], split=[str(tmp_path / "split")])
+    r_small = resources.for_training(settings, small, 1)
+    r_large = resources.for_training(settings, large, 1)
+    assert r_large["mem_mb"] > r_small["mem_mb"] + 700  # 750 MiB more data in memory
+    assert r_large["runtime"] > r_small["runtime"]
+    retry = resources.for_training(settings, large, 2)
+    assert retry == {"mem_mb": 2 * r_large["mem_mb"], "runtime": 2 * r_large["runtime"]}
+
+
+def test_feature_models_count_features_not_segment_audio(tmp_path):
+    segments = [sized(tmp_path, "seg", 400)]
+    features = [sized(tmp_path, "feat", 50)]
+    settings = {"network": "drnn", "batch_size": 5, "max_epochs": 30, "lr": [1e-3, 1e-2]}
+    feature_job = resources.for_training(settings, inputs(segments=segments, features=features), 1)
+    audio_job = resources.for_training({**settings, "network": "e2e"}, inputs(segments=segments), 1)
+    assert feature_job["mem_mb"] < resources.MARGIN * (resources.BASE_MB["torch"] + 100)
+    assert audio_job["mem_mb"] > resources.MARGIN * (resources.BASE_MB["torch"] + 400)
+
+
+def test_feature_extraction_request_follows_audio_length_and_feature_width(tmp_path):
+    class W:
+        featureset = "compare6373"
+
+    five_min = inputs(audio=[sized(tmp_path, "5min.npy", 300 * 16000 * 4 / resources.MIB)])
+    hour = inputs(audio=[sized(tmp_path, "1h.npy", 3600 * 16000 * 4 / resources.MIB)])
+    r5, r60 = resources.for_features(W, five_min, 1), resources.for_features(W, hour, 1)
+    assert r60["mem_mb"] > 8 * r5["mem_mb"] / 2 and r60["runtime"] >= r5["runtime"]
+    ten_hours = resources.features_request(36000 * 16000 * 4 / resources.MIB, "compare6373")
+    assert ten_hours["runtime"] > resources.MIN_RUNTIME  # openSMILE's rate decides, not the floor
+    assert resources.features_request(100, "egemaps")["mem_mb"] < resources.features_request(100, "compare6373")["mem_mb"]
+    with pytest.raises(InputError, match="featureset"):
+        resources.features_request(100, "mfcc")
+
+
+def test_figure_and_svr_requests_grow_with_their_inputs(tmp_path):
+    small = inputs(model=[sized(tmp_path, "m", 25)], segments=[sized(tmp_path, "t", 10)])
+    large = inputs(model=[str(tmp_path / "m")], segments=[sized(tmp_path, f"t{i}", 100) for i in range(3)])
+    assert resources.for_figure(large, 1)["mem_mb"] > resources.for_figure(small, 1)["mem_mb"]
+    tables = inputs(**{"predictions": [sized(tmp_path, "p.csv", 200)]})
+    assert resources.for_figure(tables, 1)["mem_mb"] > resources.figure_request(0.0)["mem_mb"]
+    svr = {"c_grid": [1e-3, 1e-1]}
+    little = resources.for_svr(svr, inputs(features=[sized(tmp_path, "f", 10)]), 1)
+    more = resources.for_svr(svr, inputs(features=[sized(tmp_path, f"f{i}", 500) for i in range(2)]), 1)
+    assert more["mem_mb"] > little["mem_mb"]
+
+
+def test_expected_sizes_match_the_segment_and_feature_files(tmp_path):
+    """The planning estimate counts segments the way emotrace.segments tiles a recording."""
+    from emotrace.segments import segment_starts
+
+    config = load_config(REPO / "config.yaml")
+    sizes = resources.expected_sizes(config)
+    frames = int(config["synthetic"]["duration"] / 0.04) + 1
+    n, hop = config["synthetic"]["n_speakers"], round(config["segments"]["train_hop"] / 0.04)
+    n_train = n * config["split"]["proportions"]["train"] / sum(config["split"]["proportions"].values())
+    segments = n_train * len(segment_starts(frames, hop)) + (n - n_train) * len(segment_starts(frames, None))
+    assert sizes["segments"] == pytest.approx(segments * resources.SEGMENT_FILE_MB, rel=0.01)
+    assert sizes["audio"] == pytest.approx(config["synthetic"]["duration"] * 16000 * 4 / resources.MIB)
+
+
+def test_default_run_fits_this_machine_and_recola_asks_for_more():
+    default = resources.plan(load_config(REPO / "config.yaml"))
+    recola = resources.plan(load_config(REPO / "configs" / "scale_recola.yaml"))
+    assert {"train_network/e2e", "train_svr/svr_egemaps", "extract_features/compare6373", "figures"} <= set(default)
+    for job, request in default.items():
+        assert request["mem_mb"] <= MACHINE_MB, f"{job} asks for {request['mem_mb']} MB, more than this machine's"
+    for job in set(default) & set(recola):
+        assert recola[job]["mem_mb"] >= default[job]["mem_mb"], job
+        assert recola[job]["runtime"] >= default[job]["runtime"], job
+    assert recola["train_network/e2e"]["mem_mb"] > default["train_network/e2e"]["mem_mb"]  # batch 50, 3.8 h
+    assert recola["extract_features/compare6373"]["mem_mb"] > default["extract_features/compare6373"]["mem_mb"]
+
+
+def test_bigger_corpus_raises_every_data_dependent_request():
+    config = load_config(REPO / "config.yaml")
+    bigger = copy.deepcopy(config)
+    bigger["synthetic"].update(n_speakers=4 * config["synthetic"]["n_speakers"], duration=300)
+    small, large = resources.plan(config), resources.plan(bigger)
+    for job in small:
+        assert large[job]["mem_mb"] >= small[job]["mem_mb"] and large[job]["runtime"] >= small[job]["runtime"], job
+        if small[job]["mem_mb"] > resources.MIN_MEM_MB:  # above the floor, more data means a larger request
+            assert large[job]["mem_mb"] > small[job]["mem_mb"], job
+    assert large["train_network/e2e"]["runtime"] > small["train_network/e2e"]["runtime"]
+
+
+def test_attempt_must_be_positive():
+    with pytest.raises(InputError, match="attempt"):
+        resources.train_request("e2e", 10, 1, 1, 10.0, 0.0, attempt=0)
+
+
+@pytest.mark.integration
+def test_rules_request_what_their_inputs_size_says(tiny_run):
+    """A dry run of the finished tiny run's trainings prints the requests computed from the files they read."""
+    from conftest import TINY, snakemake
+
+    from emotrace import systems
+
+    proc = snakemake(tiny_run, "-n", "--configfile", str(TINY), "--cores", "2", "--forcerun", "train_network",
+                     "extract_features")
+    printed = {}
+    for block in proc.stdout.split("\nrule ")[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        if "resources" in fields and "wildcards" in fields:
+            wildcards = dict(kv.split("=", 1) for kv in fields["wildcards"].split(", "))
+            res = dict(kv.split("=", 1) for kv in fields["resources"].split(", "))
+            if "mem_mb" in res:
+                printed[(block.split(":")[0], tuple(sorted(wildcards.items())))] = (int(res["mem_mb"]),
+                                                                                  int(res["runtime"]))
+    config = load_config(TINY)
+    segments = sorted(str(p) for p in (tiny_run / "results" / "tiny" / "segment").glob("*.npz"))
+    settings = systems.model_settings(config, "e2e")
+    wanted = resources.for_training(settings, inputs(segments=segments), 1)
+    key = ("train_network", (("model", "e2e"), ("objective", "ccc"), ("seed", "1"), ("target", "arousal")))
+    assert printed[key] == (wanted["mem_mb"], wanted["runtime"]), printed
+    audio = tiny_run / "results" / "tiny" / "preprocess" / "S01.npy"
+    wanted = resources.features_request(resources.files_mb([audio]), "compare6373")
+    key = ("extract_features", (("featureset", "compare6373"), ("recording", "S01")))
+    assert printed[key] == (wanted["mem_mb"], wanted["runtime"]), printed
