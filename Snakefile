@@ -55,6 +55,7 @@ localrules:
     postprocess,
     evaluate,
     tables,
+    beyond_table,
     figure_curves,
     figure_bars,
     figures,

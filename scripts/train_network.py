@@ -12,7 +12,8 @@ torch.set_num_threads(snakemake.threads)
 w, p = snakemake.wildcards, snakemake.params.p
 parts = by_partition(read_split(snakemake.input.split), snakemake.input.segments)
 feature_args = {}
-if "stats" in snakemake.input.keys():
-    feature_args = feature_inputs(snakemake.input.stats, snakemake.input.features, p["settings"]["features"])
+if "features" in snakemake.input.keys():
+    stats = snakemake.input.stats if "stats" in snakemake.input.keys() else None
+    feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"])
 train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
              **feature_args)

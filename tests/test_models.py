@@ -16,7 +16,7 @@ from emotrace.models.recurrent import count_parameters
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 AUDIO = ["e2e", "e2e2017", "wave", "spec", "wavespec"]
-FEATURES = ["drnn", "blstm6373"]
+FEATURES = ["drnn", "blstm6373", "ssl_blstm"]
 SEGMENT = 96_000
 
 

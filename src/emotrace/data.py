@@ -71,7 +71,11 @@ def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
 
 
 def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> np.ndarray:
-    """Read a feature .npz's `values` (n_frames, F) as float32, normalised with train-only statistics if given."""
+    """Read a feature .npz's `values` (n_frames, F) as float32, normalised with train-only statistics if given.
+
+    Un-normalised float16 rows (the `ssl` features) stay float16, halving the memory they take;
+    `feature_window` turns each window into float32.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -84,7 +88,8 @@ def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> 
         raise InputError(path, f"'values' must be (n_frames, F), got shape {values.shape}")
     if normalise is not None:
         values = normalise(values)
-    values = np.ascontiguousarray(values, dtype=np.float32)
+    keep_half = normalise is None and values.dtype == np.float16
+    values = np.ascontiguousarray(values, dtype=np.float16 if keep_half else np.float32)
     if not np.isfinite(values).all():
         raise InputError(path, "features contain NaN or infinite values (after normalisation)")
     return values

@@ -16,6 +16,7 @@ from torch import nn
 from emotrace.errors import InputError
 from emotrace.models.e2e import E2E, E2E2017
 from emotrace.models.recurrent import BLSTMDRNN, ComParEBLSTM
+from emotrace.models.ssl_blstm import SSLBLSTM
 from emotrace.models.yang import Spec, Wave, WaveSpec
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -26,6 +27,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "wavespec": WaveSpec,
     "drnn": BLSTMDRNN,
     "blstm6373": ComParEBLSTM,
+    "ssl_blstm": SSLBLSTM,
 }
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
