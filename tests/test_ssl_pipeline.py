@@ -7,6 +7,7 @@ the plumbing; its figures are not results.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,18 @@ def test_a_missing_checkpoint_stops_extraction_naming_the_key_and_path(ssl_run):
     assert proc.returncode != 0
     log = (ssl_run / "logs" / "extract_ssl" / f"{recording}.log").read_text()
     assert f"ssl.checkpoint ({absent}): no such file" in proc.stderr + proc.stdout + log
+
+
+def test_the_shipped_ssl_config_validates_and_plans_the_beyond_table(tmp_path):
+    """configs/ssl.yaml as shipped (only the corpus root moved to a fixture): the schema accepts it and
+    the DAG reaches the beyond table; a dry run, so no weights are needed."""
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    import make_corpora
+
+    make_corpora.write_recola_full(tmp_path / "corpus", seed=1)
+    config = yaml.safe_load((REPO / "configs" / "ssl.yaml").read_text())
+    config["corpus"]["root"] = str(tmp_path / "corpus")
+    path = tmp_path / "ssl.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "-n", "--configfile", str(path), "--cores", "1")
+    assert "beyond_table" in proc.stdout and "recola_ssl/tables/beyond_table.csv" in proc.stdout
