@@ -43,7 +43,7 @@ rule beyond_table:
     output:
         multiext(f"{RES}/tables/beyond_table", ".csv", ".md", ".tex"),
     params:
-        networks={m: config["models"][m]["network"] for m in MODELS},
+        models=config["models"],
         bundle=config["ssl"]["bundle"],
         corpus=CORPUS,
     log:

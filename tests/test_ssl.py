@@ -10,7 +10,9 @@ import torch
 from emotrace import ssl, systems
 from emotrace.errors import InputError
 from emotrace.models import build_model
-from emotrace.models.ssl_blstm import LayerPooling
+from emotrace.models.ssl_blstm import LayerPooling, pack
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 # A few hundred kB: 3 transformer blocks of 32 units, a 16-channel convolutional front end
 # with the real strides (20 ms frames, 25 ms receptive field). Random weights: plumbing only.
@@ -161,3 +163,21 @@ def test_grid_settings_give_ssl_models_their_layer_count_and_feature_set():
     assert systems.model_settings(config, "s")["kwargs"] == {"n_layers": 24}
     del config["models"]["s"]
     assert not systems.has_ssl(config)
+
+
+@pytest.mark.parametrize("name, width", [("ssl_spec", 24 // 3 + 640), ("ssl_wavespec", 24 // 3 + 1280)])
+def test_fusion_models_take_audio_and_ssl_rows_packed(name, width):
+    torch.manual_seed(0)
+    model = build_model(name, 2, n_features=24, n_layers=3, hidden_size=4).eval()
+    audio, rows = torch.randn(2, 7 * 640), torch.randn(2, 7, 24)
+    x = pack(audio, rows)
+    assert model.input_kind == "audio+features" and x.shape == (2, 7 * (640 + 24))
+    unpacked = model.unpack(x)
+    assert torch.equal(unpacked[0], audio) and torch.equal(unpacked[1], rows)
+    assert model.frame_features(x).shape == (2, 7, width)
+    y = model(x)
+    assert y.shape == (2, 7, 2) and "3 SSL layers x 8" in model.describe()
+    y.sum().backward()
+    assert model.pooling.logits.grad.abs().sum() > 0
+    with pytest.raises(InputError, match="packed audio and SSL rows"):
+        model(audio)

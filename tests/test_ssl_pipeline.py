@@ -53,18 +53,20 @@ def test_ssl_features_are_float16_rows_on_the_label_grid(ssl_run):
             assert np.isfinite(npz["values"]).all() and npz["values"].astype(np.float32).std() > 0.1
 
 
-def test_ssl_blstm_trains_evaluates_and_fills_the_beyond_table(ssl_run):
+def test_ssl_models_train_evaluate_and_fill_the_beyond_table(ssl_run):
     model = torch.load(ssl_run / RES / "train/ssl_blstm/ccc/joint/seed1/model.pt", weights_only=True)
     assert model["model"] == "ssl_blstm" and model["model_kwargs"]["n_layers"] == 2 and model["n_features"] == 64
     assert model["feature_set"] == "ssl"
     metrics = pd.read_csv(ssl_run / RES / "tables" / "all_metrics.csv")
-    assert set(metrics["model"]) == {"e2e", "ssl_blstm"}
+    assert set(metrics["model"]) == {"e2e", "ssl_blstm", "ssl_spec"}
+    fused = torch.load(ssl_run / RES / "train/ssl_spec/ccc/joint/seed1/model.pt", weights_only=True)
+    assert fused["model"] == "ssl_spec" and fused["n_features"] == 64 and fused["feature_set"] == "ssl"
     table = pd.read_csv(ssl_run / RES / "tables" / "beyond_table.csv", dtype=str)
-    assert table["model"].tolist() == ["e2e", "ssl_blstm", "ssl_blstm"]
-    assert table["objective"].tolist() == ["ccc", "ccc", "mse"]
+    assert table["model"].tolist() == ["e2e", "ssl_blstm", "ssl_spec"]
+    assert table["objective"].tolist() == ["ccc", "ccc", "ccc"]
     assert not table[["arousal", "valence", "arousal (raw)", "valence (raw)"]].isin(["–"]).any().any()
     assert table.loc[0, "published arousal (RECOLA)"] == ".686"
-    assert "WAV2VEC2_BASE" in table.loc[1, "system"]
+    assert "WAV2VEC2_BASE" in table.loc[1, "system"] and table.loc[2, "system"].endswith("layers + S (CCC)")
     for ext in ("md", "tex"):
         assert (ssl_run / RES / "tables" / f"beyond_table.{ext}").stat().st_size > 0
 

@@ -1,7 +1,7 @@
 """The third table, "beyond the papers": frozen SSL systems beside both papers' best systems on the same grid.
 
 Rows: Trigeorgis 2016's best system (end-to-end, CCC objective), Yang & Hirschberg 2018's best
-(W+S), then every model of the config on the `ssl` features, each as found in the grid (models
+(W+S), then every model of the config on the `ssl` features (alone, ssl+S, ssl+W+S), each as found in the grid (models
 are matched by network, so any name works). Cells read "test (dev)" CCC over seeds as in
 emotrace.tables, post-processed and raw side by side (Trigeorgis post-processes, Yang does
 not). Published figures of the two reference systems sit in labelled columns.
@@ -21,6 +21,12 @@ REFERENCES = [
     ("wavespec", "ccc", "Yang & Hirschberg 2018 best: W+S", *YANG_PUBLISHED["RECOLA"]["wavespec"]),
 ]
 
+SSL_LABELS = {
+    "ssl_blstm": "{bundle} layers (weighted) + BLSTM",
+    "ssl_spec": "{bundle} layers + S",
+    "ssl_wavespec": "{bundle} layers + W + S",
+}
+
 
 def _cell(df: pd.DataFrame, model: str, objective: str, dimension: str, postprocessed: bool) -> tuple[str, str]:
     """'test (dev)' and the target used, preferring a per-dimension run to a joint one."""
@@ -34,19 +40,21 @@ def _cell(df: pd.DataFrame, model: str, objective: str, dimension: str, postproc
     return MISSING, ""
 
 
-def beyond_table(metrics: pd.DataFrame, networks: dict[str, str], ssl_bundle: str, corpus_label: str) -> pd.DataFrame:
-    """The table from `collect`ed metrics; `networks` maps the config's model names to their networks."""
+def beyond_table(metrics: pd.DataFrame, models: dict[str, dict], ssl_bundle: str, corpus_label: str) -> pd.DataFrame:
+    """The table from `collect`ed metrics; `models` is the config's `models` (name -> network, objectives ...)."""
     missing_cols = [c for c in ("model", "objective", "target", "partition", "dimension", "postprocessed", "ccc")
                     if c not in metrics.columns]
     if missing_cols:
         raise InputError("metrics", f"missing columns {missing_cols}; use tables.collect")
     systems = []
     for network, objective, label, pub_a, pub_v in REFERENCES:
-        for model in (m for m, n in networks.items() if n == network):
+        for model in (m for m, entry in models.items() if entry["network"] == network):
             systems.append((model, objective, label, pub_a, pub_v))
-    for model in (m for m, n in networks.items() if n in SSL_NETWORKS):
-        for objective in sorted(pd.unique(metrics.loc[metrics["model"] == model, "objective"])):
-            label = f"beyond: {ssl_bundle} layers (weighted) + BLSTM ({objective.upper()})"
+    for model, entry in models.items():
+        if entry["network"] not in SSL_NETWORKS:
+            continue
+        for objective in entry["objectives"]:
+            label = f"beyond: {SSL_LABELS[entry['network']].format(bundle=ssl_bundle)} ({objective.upper()})"
             systems.append((model, objective, label, MISSING, MISSING))
     rows, missing = [], []
     for model, objective, label, pub_a, pub_v in systems:

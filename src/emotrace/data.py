@@ -109,7 +109,9 @@ class SegmentDataset(Dataset):
 
     The input is the segment's audio (96000,) or, when `features` maps recordings to feature files,
     the recording's feature rows for the segment's 150 label frames (150, F), normalised by
-    `normalise` (built from training-set statistics) and zero past the end of the recording.
+    `normalise` (built from training-set statistics) and zero past the end of the recording;
+    with `with_audio` as well, both packed in one vector (96000 + 150 F,) for the fusion models
+    (`emotrace.models.ssl_blstm.pack`).
     Everything is held in memory as float32 (about 1-2 GB for RECOLA's training partition).
     """
 
@@ -119,13 +121,16 @@ class SegmentDataset(Dataset):
         dimensions: Sequence[str],
         features: Mapping[str, str | Path] | None = None,
         normalise: Normaliser | None = None,
+        with_audio: bool = False,
     ):
         if not segment_files:
             raise InputError("segment files", "no segment file given")
         self.dimensions = list(dimensions)
         self.files = [load_segments(path, self.dimensions) for path in segment_files]
         self.recordings = [f.recording for f in self.files]
-        self.input_kind = "audio" if features is None else "features"
+        if with_audio and features is None:
+            raise InputError("features", "packing audio with features needs feature files")
+        self.input_kind = "audio" if features is None else "audio+features" if with_audio else "features"
         self.feature_rows: list[np.ndarray] = []
         if features is not None:
             for seg in self.files:
@@ -157,6 +162,8 @@ class SegmentDataset(Dataset):
         seg = self.files[f]
         if self.feature_rows:
             x = torch.from_numpy(feature_window(self.feature_rows[f], int(seg.frame0[s])))
+            if self.input_kind == "audio+features":
+                x = torch.cat([torch.from_numpy(seg.audio[s]), x.reshape(-1)])
         else:
             x = torch.from_numpy(seg.audio[s])
         return x, torch.from_numpy(seg.labels[s]), torch.from_numpy(seg.mask[s]), f, int(seg.frame0[s])

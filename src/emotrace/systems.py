@@ -18,9 +18,11 @@ NETWORK_DEFAULTS: dict[str, dict] = {
     "svr": {"c_grid": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], "max_train_frames": 4000},
     # beyond the papers: frozen SSL layers + BLSTM (Yang's optimiser and batch size)
     "ssl_blstm": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},
+    "ssl_spec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # ssl+S
+    "ssl_wavespec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # ssl+W+S
 }
 FEATURE_NETWORKS = {"drnn", "blstm6373", "svr"}
-SSL_NETWORKS = {"ssl_blstm"}
+SSL_NETWORKS = {"ssl_blstm", "ssl_spec", "ssl_wavespec"}
 """Networks on the cached `ssl` feature set: no train-set statistics, and `n_layers` from the config's `ssl` section."""
 
 
