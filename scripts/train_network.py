@@ -6,6 +6,7 @@ import torch
 
 from emotrace.experiment import by_partition, feature_inputs, read_split, train_system
 from emotrace.logs import job_logger
+from emotrace.training import load_model
 
 log = job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -17,3 +18,6 @@ if "features" in snakemake.input.keys():
     feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"])
 train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
              **feature_args)
+module = load_model(snakemake.output.model).module
+if hasattr(module, "layer_weights"):  # the SSL models: which layers the best epoch relies on
+    log.info("learnt SSL layer weights: %s", " ".join(f"{v:.3f}" for v in module.layer_weights()))

@@ -57,6 +57,8 @@ def test_ssl_models_train_evaluate_and_fill_the_beyond_table(ssl_run):
     model = torch.load(ssl_run / RES / "train/ssl_blstm/ccc/joint/seed1/model.pt", weights_only=True)
     assert model["model"] == "ssl_blstm" and model["model_kwargs"]["n_layers"] == 2 and model["n_features"] == 64
     assert model["feature_set"] == "ssl"
+    log = (ssl_run / "logs/train_network/ssl_blstm/ccc/joint/seed1.log").read_text()
+    assert "learnt SSL layer weights: " in log
     metrics = pd.read_csv(ssl_run / RES / "tables" / "all_metrics.csv")
     assert set(metrics["model"]) == {"e2e", "ssl_blstm", "ssl_spec"}
     fused = torch.load(ssl_run / RES / "train/ssl_spec/ccc/joint/seed1/model.pt", weights_only=True)

@@ -112,7 +112,8 @@ class SegmentDataset(Dataset):
     `normalise` (built from training-set statistics) and zero past the end of the recording;
     with `with_audio` as well, both packed in one vector (96000 + 150 F,) for the fusion models
     (`emotrace.models.ssl_blstm.pack`).
-    Everything is held in memory as float32 (about 1-2 GB for RECOLA's training partition).
+    Everything is held in memory as float32 (about 1-2 GB for RECOLA's training partition),
+    except float16 feature rows used as stored (the `ssl` features), which stay float16.
     """
 
     def __init__(
