@@ -56,6 +56,7 @@ localrules:
     postprocess,
     evaluate,
     tables,
+    beyond_table,
     figure_curves,
     figure_bars,
     figures,

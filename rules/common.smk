@@ -59,12 +59,16 @@ def all_outputs():
     out = [f"{RES}/split/split.csv"]
     out += [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID]
     out.append(f"{RES}/tables/all_metrics.csv")
+    if systems.has_ssl(config):
+        out.append(f"{RES}/tables/beyond_table.csv")
     return out + figure_outputs()
 
 
 def feature_inputs(wildcards):
     """Features and their train-only statistics, for models that read features."""
     settings = systems.model_settings(config, wildcards.model)
+    if settings["network"] in systems.SSL_NETWORKS:  # normalised inside the model: no statistics
+        return {"features": expand(f"{RES}/features/ssl/{{recording}}.npz", recording=recordings())}
     if settings["network"] not in systems.FEATURE_NETWORKS:
         return {}
     fs = settings["features"]

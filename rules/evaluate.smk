@@ -88,3 +88,22 @@ rule tables:
         "../envs/torch.yaml"
     script:
         "../scripts/tables.py"
+
+
+# Beyond both papers (only with SSL models in the grid): the SSL systems beside both
+# papers' best systems, from the same metrics.
+rule beyond_table:
+    input:
+        f"{RES}/tables/all_metrics.csv",
+    output:
+        multiext(f"{RES}/tables/beyond_table", ".csv", ".md", ".tex"),
+    params:
+        models=config["models"],
+        bundle=config["ssl"]["bundle"],
+        corpus=CORPUS,
+    log:
+        "logs/beyond_table.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/beyond_table.py"

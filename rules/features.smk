@@ -42,3 +42,28 @@ rule feature_stats:
         "../envs/features.yaml"
     script:
         "../scripts/feature_stats.py"
+
+
+# Hidden states of a frozen self-supervised model (config `ssl`, emotrace.ssl) on the
+# 40 ms label grid, float16, per recording; only built when an ssl_blstm model is in the grid.
+rule extract_ssl:
+    input:
+        audio=f"{RES}/preprocess/{{recording}}.npy",
+        labels=f"{RES}/ingest/labels.csv",
+    output:
+        f"{RES}/features/ssl/{{recording}}.npz",
+    params:
+        ssl=config["ssl"],
+        alignment=config["labels"]["alignment"],
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    log:
+        "logs/extract_ssl/{recording}.log",
+    benchmark:
+        "benchmarks/extract_ssl/{recording}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/extract_ssl.py"

@@ -6,13 +6,18 @@ import torch
 
 from emotrace.experiment import by_partition, feature_inputs, read_split, train_system
 from emotrace.logs import job_logger
+from emotrace.training import load_model
 
 log = job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 w, p = snakemake.wildcards, snakemake.params.p
 parts = by_partition(read_split(snakemake.input.split), snakemake.input.segments)
 feature_args = {}
-if "stats" in snakemake.input.keys():
-    feature_args = feature_inputs(snakemake.input.stats, snakemake.input.features, p["settings"]["features"])
+if "features" in snakemake.input.keys():
+    stats = snakemake.input.stats if "stats" in snakemake.input.keys() else None
+    feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"])
 train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
              **feature_args)
+module = load_model(snakemake.output.model).module
+if hasattr(module, "layer_weights"):  # the SSL models: which layers the best epoch relies on
+    log.info("learnt SSL layer weights: %s", " ".join(f"{v:.3f}" for v in module.layer_weights()))

@@ -16,7 +16,8 @@ from emotrace.models.recurrent import count_parameters
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 AUDIO = ["e2e", "e2e2017", "wave", "spec", "wavespec"]
-FEATURES = ["drnn", "blstm6373"]
+FEATURES = ["drnn", "blstm6373", "ssl_blstm"]
+FUSION = ["ssl_spec", "ssl_wavespec"]
 SEGMENT = 96_000
 
 
@@ -26,7 +27,7 @@ def audio():
 
 
 def test_registry_lists_every_model_and_refuses_unknown_names_and_arguments():
-    assert sorted(MODELS) == sorted(AUDIO + FEATURES)
+    assert sorted(MODELS) == sorted(AUDIO + FEATURES + FUSION)
     with pytest.raises(InputError, match=r"unknown model 'x'; valid: \['blstm6373', 'drnn', 'e2e'"):
         build_model("x", 1)
     with pytest.raises(InputError, match="unknown argument"):

@@ -88,7 +88,11 @@ def _npz_shape(npz, key: str) -> tuple[int, ...]:
 
 
 def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> np.ndarray:
-    """Read a feature .npz's `values` (n_frames, F) as float32, normalised with train-only statistics if given."""
+    """Read a feature .npz's `values` (n_frames, F) as float32, normalised with train-only statistics if given.
+
+    Un-normalised float16 rows (the `ssl` features) stay float16, halving the memory they take;
+    `feature_window` turns each window into float32.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -101,7 +105,8 @@ def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> 
         raise InputError(path, f"'values' must be (n_frames, F), got shape {values.shape}")
     if normalise is not None:
         values = normalise(values)
-    values = np.ascontiguousarray(values, dtype=np.float32)
+    keep_half = normalise is None and values.dtype == np.float16
+    values = np.ascontiguousarray(values, dtype=np.float16 if keep_half else np.float32)
     if not np.isfinite(values).all():
         raise InputError(path, "features contain NaN or infinite values (after normalisation)")
     return values
@@ -121,9 +126,11 @@ class SegmentDataset(Dataset):
 
     The input is the segment's audio (96000,) or, when `features` maps recordings to feature files,
     the recording's feature rows for the segment's 150 label frames (150, F), normalised by
-    `normalise` (built from training-set statistics) and zero past the end of the recording.
-    Everything is held in memory as float32: about 1-2 GB of audio for RECOLA's training partition; with
-    features, only the feature rows and labels (the segments' audio is not read).
+    `normalise` (built from training-set statistics) and zero past the end of the recording;
+    with `with_audio` as well, both packed in one vector (96000 + 150 F,) for the fusion models
+    (`emotrace.models.ssl_blstm.pack`). Everything is held in memory as float32: about 1-2 GB of
+    audio for RECOLA's training partition; with features only, the feature rows and labels (the
+    segments' audio is not read); float16 feature rows used as stored (`ssl`) stay float16.
     """
 
     def __init__(
@@ -132,13 +139,16 @@ class SegmentDataset(Dataset):
         dimensions: Sequence[str],
         features: Mapping[str, str | Path] | None = None,
         normalise: Normaliser | None = None,
+        with_audio: bool = False,
     ):
         if not segment_files:
             raise InputError("segment files", "no segment file given")
         self.dimensions = list(dimensions)
-        self.files = [load_segments(path, self.dimensions, audio=features is None) for path in segment_files]
+        self.files = [load_segments(path, self.dimensions, audio=features is None or with_audio) for path in segment_files]
         self.recordings = [f.recording for f in self.files]
-        self.input_kind = "audio" if features is None else "features"
+        if with_audio and features is None:
+            raise InputError("features", "packing audio with features needs feature files")
+        self.input_kind = "audio" if features is None else "audio+features" if with_audio else "features"
         self.feature_rows: list[np.ndarray] = []
         if features is not None:
             for seg in self.files:
@@ -170,6 +180,8 @@ class SegmentDataset(Dataset):
         seg = self.files[f]
         if self.feature_rows:
             x = torch.from_numpy(feature_window(self.feature_rows[f], int(seg.frame0[s])))
+            if self.input_kind == "audio+features":
+                x = torch.cat([torch.from_numpy(seg.audio[s]), x.reshape(-1)])
         else:
             x = torch.from_numpy(seg.audio[s])
         return x, torch.from_numpy(seg.labels[s]), torch.from_numpy(seg.mask[s]), f, int(seg.frame0[s])

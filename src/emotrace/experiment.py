@@ -139,8 +139,13 @@ def svr_experiment(
     return pd.concat(tables, ignore_index=True), pd.concat(grids, ignore_index=True)
 
 
-def feature_inputs(stats_path: str | Path, feature_files: Sequence[str | Path], feature_set: str) -> dict:
-    """Trainer arguments for a feature model: feature files, the train-only normaliser, and what model.pt stores."""
+def feature_inputs(stats_path: str | Path | None, feature_files: Sequence[str | Path], feature_set: str) -> dict:
+    """Trainer arguments for a feature model: feature files, the train-only normaliser, and what model.pt stores.
+
+    Without `stats_path` (the `ssl` features, which the model normalises itself) the rows are used as stored.
+    """
+    if stats_path is None:
+        return {"features": feature_map(feature_files), "feature_set": feature_set}
     stats = load_stats(stats_path)
     return {
         "features": feature_map(feature_files),

@@ -197,6 +197,9 @@ class Predictor:
         self.settings = settings
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.input_kind = getattr(trained.module, "input_kind", "audio")
+        if trained.feature_set == "ssl":
+            raise InputError(where, f"model {trained.name!r} reads cached SSL features, which predict does not "
+                             "extract yet; run the pipeline on the recordings (README, 'Self-supervised features')")
         if self.input_kind == "features":
             if trained.feature_set is None or trained.feature_stats is None:
                 raise InputError(where, f"feature model {trained.name!r} lacks its feature set or training statistics")

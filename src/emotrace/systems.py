@@ -16,8 +16,14 @@ NETWORK_DEFAULTS: dict[str, dict] = {
     "blstm6373": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},
     # linear-kernel SVR, C on a log grid chosen on dev
     "svr": {"c_grid": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], "max_train_frames": 4000},
+    # beyond the papers: frozen SSL layers + BLSTM (Yang's optimiser and batch size)
+    "ssl_blstm": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},
+    "ssl_spec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # ssl+S
+    "ssl_wavespec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # ssl+W+S
 }
 FEATURE_NETWORKS = {"drnn", "blstm6373", "svr"}
+SSL_NETWORKS = {"ssl_blstm", "ssl_spec", "ssl_wavespec"}
+"""Networks on the cached `ssl` feature set: no train-set statistics, and `n_layers` from the config's `ssl` section."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,18 @@ def model_settings(config: dict, model: str) -> dict:
     settings.update(entry)
     if network in FEATURE_NETWORKS and "features" not in entry:
         raise ValueError(f"models.{model}: network {network} needs a `features` set")
+    if network in SSL_NETWORKS:
+        from emotrace import ssl  # torch and torchaudio: imported only when the grid has SSL models
+
+        layers = ssl.selected_layers(ssl.SSLSettings.from_config(config.get("ssl", {})))
+        settings["features"] = "ssl"
+        settings["kwargs"] = {"n_layers": len(layers), **settings["kwargs"]}
     return settings
+
+
+def has_ssl(config: dict) -> bool:
+    """Whether some model of the grid reads the `ssl` features."""
+    return any(entry["network"] in SSL_NETWORKS for entry in config["models"].values())
 
 
 def targets(config: dict, model: str) -> list[str]:

@@ -28,7 +28,7 @@ from emotrace.errors import InputError
 from emotrace.io import atomic_write, write_csv
 from emotrace.losses import OBJECTIVES
 from emotrace.metrics import ccc
-from emotrace.models import build_model
+from emotrace.models import MODELS, build_model
 from emotrace.predictions import assemble, to_frame, write_predictions
 from emotrace.segments import SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
@@ -228,11 +228,17 @@ def predict(
     normalise: Normaliser | None = None,
 ) -> pd.DataFrame:
     """Predictions (predictions.csv rows) of a trained model on eval-tiled segment files."""
-    dataset = SegmentDataset(segment_files, trained.dimensions, features, normalise)
+    dataset = segment_dataset(trained.name, segment_files, trained.dimensions, features, normalise)
     check_input_kind(trained.module, dataset, trained.name)
     dev = resolve_device(device)
     model = trained.module.to(dev)
     return prediction_frame(dataset, predict_segments(model, dataset, dev, batch_size), partition)
+
+
+def segment_dataset(model: str, files, dimensions, features=None, normalise=None) -> SegmentDataset:
+    """The segments as the registered model `model` takes them (audio and features packed for fusion models)."""
+    with_audio = getattr(MODELS.get(model), "input_kind", None) == "audio+features"
+    return SegmentDataset(files, dimensions, features, normalise, with_audio=with_audio)
 
 
 def check_input_kind(model: nn.Module, dataset: SegmentDataset, name: str) -> None:
@@ -400,9 +406,9 @@ def train(
     seed_everything(settings.seed)
     dims = settings.dimensions
 
-    train_set = SegmentDataset(train_files, dims, features, normalise)
-    dev_set = require_eval(SegmentDataset(dev_files, dims, features, normalise))
-    test_set = require_eval(SegmentDataset(test_files, dims, features, normalise)) if test_files else None
+    train_set = segment_dataset(settings.model, train_files, dims, features, normalise)
+    dev_set = require_eval(segment_dataset(settings.model, dev_files, dims, features, normalise))
+    test_set = require_eval(segment_dataset(settings.model, test_files, dims, features, normalise)) if test_files else None
     label_offset = first_frame(dev_set, test_set)
     model = build_model(settings.model, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
     check_input_kind(model, train_set, settings.model)

@@ -2,7 +2,8 @@
 
 Audio models (`input_kind = "audio"`) map [B, L] 16 kHz audio (L a multiple of
 `frame_samples` = 640) to [B, L / 640, n_outputs]; feature models map
-[B, T, n_features] to [B, T, n_outputs].
+[B, T, n_features] to [B, T, n_outputs]; fusion models (`"audio+features"`) map
+audio and feature rows packed in one tensor (`ssl_blstm.pack`) to [B, T, n_outputs].
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 from emotrace.errors import InputError
 from emotrace.models.e2e import E2E, E2E2017
 from emotrace.models.recurrent import BLSTMDRNN, ComParEBLSTM
+from emotrace.models.ssl_blstm import SSLBLSTM, SSLSpec, SSLWaveSpec
 from emotrace.models.yang import Spec, Wave, WaveSpec
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -26,6 +28,9 @@ MODELS: dict[str, type[nn.Module]] = {
     "wavespec": WaveSpec,
     "drnn": BLSTMDRNN,
     "blstm6373": ComParEBLSTM,
+    "ssl_blstm": SSLBLSTM,
+    "ssl_spec": SSLSpec,
+    "ssl_wavespec": SSLWaveSpec,
 }
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -71,7 +76,7 @@ def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwar
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise InputError(f"model {name!r}", f"unknown argument(s) {unknown}; valid: {sorted(accepted)}")
-    if getattr(cls, "input_kind", "audio") == "features":
+    if getattr(cls, "input_kind", "audio") in ("features", "audio+features"):
         if n_features is None:
             raise InputError(f"model {name!r}", "is a feature model and needs n_features")
         kwargs["n_features"] = n_features
