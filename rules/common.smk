@@ -144,6 +144,8 @@ def benchmark_files(wildcards):
     out += expand(f"{bench}/{{stage}}/{{recording}}.tsv", stage=["preprocess", "segment"], recording=recs)
     out += expand(f"{bench}/extract_features/{{fs}}/{{recording}}.tsv", fs=FEATURE_SETS, recording=recs)
     out += expand(f"{bench}/feature_stats/{{fs}}.tsv", fs=FEATURE_SETS)
+    if systems.has_ssl(config):
+        out += expand(f"{bench}/extract_ssl/{{recording}}.tsv", recording=recs)
     for s in GRID:
         kind = "train_svr" if s.model in SVR_MODELS else "train_network"
         out.append(f"{bench}/{kind}/{s.path}.tsv")

@@ -62,7 +62,7 @@ rule extract_ssl:
     log:
         "logs/extract_ssl/{recording}.log",
     benchmark:
-        "benchmarks/extract_ssl/{recording}.tsv"
+        f"benchmarks/{CORPUS}/extract_ssl/{{recording}}.tsv"
     conda:
         "../envs/torch.yaml"
     script:
