@@ -82,6 +82,7 @@ class GenericAdapter(CorpusAdapter):
         "tolerance": DEFAULT_TOLERANCE,
         "max_gap": DEFAULT_MAX_GAP,
     }
+    options_accepted = DEFAULTS
 
     def __init__(self, root: str | Path, options: dict | None = None):
         super().__init__(root, options)

@@ -203,6 +203,7 @@ class SemaineAdapter(CorpusAdapter):
     name = "semaine"
     DEFAULTS = {"pause": 1.0, "min_turn": 1.0, "group_by": "session", "metadata": None,
                 "tolerance": DEFAULT_TOLERANCE, "max_gap": DEFAULT_MAX_GAP}
+    options_accepted = DEFAULTS
 
     def __init__(self, root: str | Path, options: dict | None = None):
         super().__init__(root, options)
