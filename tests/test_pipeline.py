@@ -67,6 +67,19 @@ def test_tiny_run_writes_every_stage(tiny_run):
             assert (res / "tables" / f"{stem}{ext}").stat().st_size > 0
 
 
+def test_every_gold_frame_is_predicted(tiny_run):
+    """With `start` alignment and N * 150 + 1 label frames (20 s: frames 0..500), the last frame is scored too."""
+    res = tiny_run / "results" / "tiny"
+    labels = pd.read_csv(res / "ingest" / "labels.csv", dtype={"recording": str})
+    assert labels.groupby(["recording", "dimension"])["frame"].max().eq(500).all()
+    for stage in ("train", "postprocess"):
+        for path in sorted((res / stage).glob("*/*/*/seed*/predictions.csv")):
+            pred = pd.read_csv(path, dtype={"recording": str})
+            gold = labels[labels["recording"].isin(set(pred["recording"])) & labels["dimension"].isin(set(pred["dimension"]))]
+            keys = ["recording", "dimension", "frame"]
+            assert len(pred) == len(gold) and pred[keys].merge(gold[keys]).shape[0] == len(gold), path
+
+
 def test_rerun_does_no_work(tiny_run):
     proc = snakemake(tiny_run, "-n", "--configfile", str(TINY), "--cores", "2")
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout

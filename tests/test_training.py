@@ -315,6 +315,7 @@ def test_real_e2e2017_trains_and_reloads(tmp_path):
     trained = load_model(tmp_path / "run" / "model.pt", expected_model="e2e2017")
     assert trained.model_kwargs == {"hidden_size": 16} and trained.label_offset == 1
     preds = read_predictions(tmp_path / "run" / "predictions.csv")
-    assert preds.groupby("recording")["frame"].agg(["min", "max"]).values.tolist() == [[1, 149], [1, 149]]
+    # every label frame is predicted: frame 0 (audio before the recording's start, zero) included
+    assert preds.groupby("recording")["frame"].agg(["min", "max"]).values.tolist() == [[0, 149], [0, 149]]
     again = predict(trained, files["test"], "test", batch_size=1)
     np.testing.assert_allclose(again["prediction"], preds[preds["partition"] == "test"]["prediction"], rtol=1e-5, atol=1e-6)

@@ -27,6 +27,7 @@ class Segments:
     labels: np.ndarray  # (n, 150, D) float32
     mask: np.ndarray  # (n, 150) bool
     frame0: np.ndarray  # (n,) int64
+    label_offset: int  # audio frame k is paired with label frame k + label_offset
 
     def __len__(self) -> int:
         return len(self.frame0)
@@ -40,7 +41,8 @@ def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
             arrays = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, EOFError) as err:
         raise InputError(path, f"cannot read segment file ({err})") from err
-    missing = [k for k in ("audio", "labels", "mask", "frame0", "dimensions", "recording", "tiling") if k not in arrays]
+    keys = ("audio", "labels", "mask", "frame0", "label_offset", "dimensions", "recording", "tiling")
+    missing = [k for k in keys if k not in arrays]
     if missing:
         raise InputError(path, f"segment file lacks keys {missing}")
     audio, labels, mask, frame0 = arrays["audio"], arrays["labels"], arrays["mask"], arrays["frame0"]
@@ -67,6 +69,7 @@ def load_segments(path: str | Path, dimensions: Sequence[str]) -> Segments:
         labels=np.ascontiguousarray(labels[:, :, columns], dtype=np.float32),
         mask=mask.astype(bool),
         frame0=frame0.astype(np.int64),
+        label_offset=int(arrays["label_offset"]),
     )
 
 
