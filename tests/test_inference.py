@@ -18,9 +18,11 @@ from emotrace.features import extract
 from emotrace.inference import (
     Predictor,
     audio_inputs,
+    describe_training,
     load_predictor,
     model_file,
     postprocess_settings_path,
+    short_clip_warning,
     tile,
 )
 from emotrace.models import build_model
@@ -286,3 +288,28 @@ def test_real_speech_any_rate_length_and_channels(real_speech, arousal_model, tm
     a, b = traces[short_8k], traces[flac]
     n = min(a.size, b.size)
     assert np.corrcoef(a[:n], b[:n])[0, 1] > 0.99
+
+
+def test_what_a_model_was_trained_on_is_described(tmp_path):
+    older = load_model(save_model(tmp_path / "old.pt"))
+    line, warning = describe_training(older)
+    assert "not recorded" in line and warning is None
+    for adapter, warns in (("synthetic", True), ("recola_full", False)):
+        older.checkpoint["trained_on"] = {"corpus": "c", "adapter": adapter, "split": {
+            "method": "preset", "preset": "trigeorgis2016",
+            "recordings": {"train": ["a", "b"], "dev": ["c"], "test": ["d"]}}}
+        line, warning = describe_training(older)
+        assert line == (f"trained on corpus c (adapter {adapter}), split preset trigeorgis2016: "
+                        "2 train / 1 dev / 1 test recordings")
+        assert (warning is not None and "generated corpus" in warning) == warns
+
+
+def test_short_clip_warning_names_the_threshold(tmp_path, arousal_model):
+    predictor = Predictor(load_model(arousal_model), device="cpu")
+    for seconds, warns in ((0.1, True), (0.99, True), (1.0, False), (3.0, False)):
+        path = tmp_path / f"clip{seconds}.wav"
+        sf.write(str(path), 0.1 * speechlike(seconds, seed=3), SR)
+        warning = short_clip_warning(predictor.predict_file(path))
+        assert (warning is not None) == warns
+        if warns:
+            assert str(path) in warning and "less than 1 s" in warning
