@@ -26,12 +26,12 @@ import torch
 from tqdm import tqdm
 
 from emotrace.audio import preprocess
+from emotrace.corpora.labels import frame_count
 from emotrace.data import feature_window
 from emotrace.errors import InputError
 from emotrace.io import atomic_write
 from emotrace.postprocess import apply_trace
 from emotrace.predictions import STEP, Trace, assemble
-from emotrace.corpora.labels import frame_count
 from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE, SEGMENT_FRAMES, audio_window, segment_starts
 from emotrace.training import TrainedModel, load_model, resolve_device
 
@@ -166,7 +166,7 @@ def describe_training(trained: TrainedModel) -> tuple[str, str | None]:
     return line, warning
 
 
-def short_clip_warning(prediction: "Prediction") -> str | None:
+def short_clip_warning(prediction: Prediction) -> str | None:
     """A warning when the trace comes from less than SHORT_CLIP_SECONDS of audio, else None."""
     if prediction.duration >= SHORT_CLIP_SECONDS:
         return None
