@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,18 @@ def test_lint_is_clean():
     proc = snakemake(REPO, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_snakefmt_check_is_clean():
+    """The Snakefile and rules/ are as snakefmt formats them (the snakemake-workflows catalog checks this).
+
+    snakefmt comes from the project's environment (requirements.lock); $SNAKEFMT names another one.
+    """
+    snakefmt = os.environ.get("SNAKEFMT") or str(Path(sys.executable).parent / "snakefmt")
+    assert Path(snakefmt).is_file(), f"{snakefmt} is missing: `make setup` installs snakefmt from requirements.lock"
+    proc = subprocess.run([snakefmt, "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(
