@@ -23,13 +23,13 @@ rule tables:
         multiext(f"{RES}/tables/trigeorgis2016_table1", ".csv", ".md", ".tex"),
         multiext(f"{RES}/tables/yang2018_table1", ".csv", ".md", ".tex"),
         metrics=f"{RES}/tables/all_metrics.csv",
-    params:
-        outdir=lambda w, output: str(Path(output.metrics).parent),
-        corpus=CORPUS,
-        adapter=config["corpus"]["adapter"],
     log:
         "logs/tables.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        outdir=lambda w, output: str(Path(output.metrics).parent),
+        corpus=CORPUS,
+        adapter=config["corpus"]["adapter"],
     script:
         "../scripts/tables.py"

@@ -11,16 +11,16 @@ rule extract_features:
         labels=f"{RES}/ingest/labels.csv",
     output:
         f"{RES}/features/{{featureset}}/{{recording}}.npz",
-    params:
-        step=config["labels"]["step"],
-        alignment=config["labels"]["alignment"],
-        sample_rate=config["audio"]["sample_rate"],
     log:
         "logs/extract_features/{featureset}/{recording}.log",
     benchmark:
         "benchmarks/extract_features/{featureset}/{recording}.tsv"
     conda:
         "../envs/features.yaml"
+    params:
+        step=config["labels"]["step"],
+        alignment=config["labels"]["alignment"],
+        sample_rate=config["audio"]["sample_rate"],
     script:
         "../scripts/extract_features.py"
 

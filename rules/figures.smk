@@ -23,12 +23,12 @@ rule figure_traces:
             subcategory="Fig. 3: traces",
         ),
         segment_pdf=f"{FIG}/traces_segment.pdf",
-    params:
-        labels=lambda w, input: [Path(p).parts[-5] for p in input],
     log:
         "logs/figure_traces/{corpus}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        labels=lambda w, input: [Path(p).parts[-5] for p in input],
     script:
         "../scripts/figure_traces.py"
 
@@ -46,12 +46,12 @@ rule figure_cells:
         ),
         pdf=f"{FIG}/cells_e2e.pdf",
         csv=f"{FIG}/cells_e2e.csv",
-    params:
-        min_frames=config["figures"]["min_cell_frames"],
     log:
         "logs/figure_cells/{corpus}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        min_frames=config["figures"]["min_cell_frames"],
     script:
         "../scripts/figure_cells.py"
 
@@ -69,13 +69,13 @@ rule figure_lime:
         ),
         pdf=f"{FIG}/lime_spec.pdf",
         csv=f"{FIG}/lime_spec.csv",
-    params:
-        seed=config["seeds"][0],
-        samples=config["figures"]["lime_samples"],
     log:
         "logs/figure_lime/{corpus}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        seed=config["seeds"][0],
+        samples=config["figures"]["lime_samples"],
     script:
         "../scripts/figure_lime.py"
 
@@ -117,12 +117,12 @@ rule figure_bars:
             subcategory="Table 1",
         ),
         yang_pdf=f"{FIG}/yang2018_bars.pdf",
-    params:
-        published="SEMAINE" if config["corpus"]["adapter"] == "semaine" else "RECOLA",
     log:
         "logs/figure_bars/{corpus}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        published="SEMAINE" if config["corpus"]["adapter"] == "semaine" else "RECOLA",
     script:
         "../scripts/figure_bars.py"
 

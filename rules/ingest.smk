@@ -14,6 +14,10 @@ checkpoint ingest:
     output:
         manifest=f"{RES}/ingest/manifest.csv",
         labels=f"{RES}/ingest/labels.csv",
+    log:
+        "logs/ingest.log",
+    conda:
+        "../envs/audio.yaml"
     params:
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),
@@ -21,9 +25,5 @@ checkpoint ingest:
         dimensions=DIMENSIONS,
         step=config["labels"]["step"],
         max_mismatch=config["labels"]["max_length_mismatch"],
-    log:
-        "logs/ingest.log",
-    conda:
-        "../envs/audio.yaml"
     script:
         "../scripts/ingest.py"

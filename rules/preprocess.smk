@@ -6,11 +6,11 @@ rule preprocess:
         manifest=f"{RES}/ingest/manifest.csv",
     output:
         f"{RES}/preprocess/{{recording}}.npy",
-    params:
-        sample_rate=config["audio"]["sample_rate"],
     log:
         "logs/preprocess/{recording}.log",
     conda:
         "../envs/audio.yaml"
+    params:
+        sample_rate=config["audio"]["sample_rate"],
     script:
         "../scripts/preprocess.py"

@@ -6,14 +6,14 @@ checkpoint split:
         manifest=f"{RES}/ingest/manifest.csv",
     output:
         f"{RES}/split/split.csv",
+    log:
+        "logs/split.log",
+    conda:
+        "../envs/audio.yaml"
     params:
         split=config["split"],
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),
         options=config["corpus"].get("options", {}),
-    log:
-        "logs/split.log",
-    conda:
-        "../envs/audio.yaml"
     script:
         "../scripts/split.py"

@@ -12,21 +12,21 @@ rule train_network:
         model=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
         history=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
-    params:
-        p=train_params,
+    log:
+        "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train_network/{model}/{objective}/{target}/seed{seed}.tsv"
     wildcard_constraints:
         model=alternation(NET_MODELS),
+    conda:
+        "../envs/torch.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=240,
-    log:
-        "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
-    benchmark:
-        "benchmarks/train_network/{model}/{objective}/{target}/seed{seed}.tsv"
-    conda:
-        "../envs/torch.yaml"
+    params:
+        p=train_params,
     script:
         "../scripts/train_network.py"
 
@@ -39,19 +39,19 @@ rule train_svr:
     output:
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
         grid=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
-    params:
-        p=train_params,
-        step=config["labels"]["step"],
-    wildcard_constraints:
-        model=alternation(SVR_MODELS),
-        objective="mse",
-    resources:
-        mem_mb=8000,
     log:
         "logs/train_svr/{model}/{objective}/{target}/seed{seed}.log",
     benchmark:
         "benchmarks/train_svr/{model}/{objective}/{target}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=alternation(SVR_MODELS),
+        objective="mse",
     conda:
         "../envs/features.yaml"
+    resources:
+        mem_mb=8000,
+    params:
+        p=train_params,
+        step=config["labels"]["step"],
     script:
         "../scripts/train_svr.py"
