@@ -12,8 +12,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from emotrace import systems  # noqa: E402
+from emotrace.config_checks import check_config  # noqa: E402
 from emotrace import resources as job_resources  # noqa: E402
 from emotrace.ingest import read_manifest  # noqa: E402
+
+# Errors the schema cannot see (missing corpus folder, unknown adapter options or network
+# arguments), reported now rather than inside a job after others ran.
+check_config(config)
 
 CORPUS = config["corpus"]["name"]
 RES = f"results/{CORPUS}"

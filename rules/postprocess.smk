@@ -8,12 +8,12 @@ rule postprocess:
     output:
         settings=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/settings.json",
         predictions=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
-    params:
-        pp=config["postprocess"],
-        step=config["labels"]["step"],
     log:
         "logs/postprocess/{model}/{objective}/{target}/seed{seed}.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        pp=config["postprocess"],
+        step=config["labels"]["step"],
     script:
         "../scripts/postprocess.py"

@@ -6,13 +6,13 @@ rule preprocess:
         manifest=f"{RES}/ingest/manifest.csv",
     output:
         f"{RES}/preprocess/{{recording}}.npy",
-    params:
-        sample_rate=config["audio"]["sample_rate"],
     log:
         "logs/preprocess/{recording}.log",
     benchmark:
         f"benchmarks/{CORPUS}/preprocess/{{recording}}.tsv"
     conda:
         "../envs/audio.yaml"
+    params:
+        sample_rate=config["audio"]["sample_rate"],
     script:
         "../scripts/preprocess.py"

@@ -9,15 +9,15 @@ rule segment:
         split=f"{RES}/split/split.csv",
     output:
         f"{RES}/segment/{{recording}}.npz",
-    params:
-        dimensions=DIMENSIONS,
-        alignment=config["labels"]["alignment"],
-        train_hop=config["segments"]["train_hop"],
     log:
         "logs/segment/{recording}.log",
     benchmark:
         f"benchmarks/{CORPUS}/segment/{{recording}}.tsv"
     conda:
         "../envs/audio.yaml"
+    params:
+        dimensions=DIMENSIONS,
+        alignment=config["labels"]["alignment"],
+        train_hop=config["segments"]["train_hop"],
     script:
         "../scripts/segment.py"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from emotrace.experiment import by_partition, feature_inputs, read_split, train_system
+from emotrace.experiment import by_partition, feature_inputs, read_split, train_system, trained_on
 from emotrace.logs import job_logger
 from emotrace.training import load_model
 
@@ -17,7 +17,7 @@ if "features" in snakemake.input.keys():
     stats = snakemake.input.stats if "stats" in snakemake.input.keys() else None
     feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"])
 train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
-             **feature_args)
+             trained_on=trained_on(snakemake.config["corpus"], snakemake.config["split"], parts), **feature_args)
 module = load_model(snakemake.output.model).module
 if hasattr(module, "layer_weights"):  # the SSL models: which layers the best epoch relies on
     log.info("learnt SSL layer weights: %s", " ".join(f"{v:.3f}" for v in module.layer_weights()))

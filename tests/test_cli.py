@@ -69,10 +69,10 @@ def test_predict_writes_csv_and_png_and_reports_bad_files(tmp_path, models, caps
     assert sorted(p.name for p in out.iterdir()) == ["one.csv", "one.png", "two.csv", "two.png"]
     one = pd.read_csv(out / "one.csv")
     assert list(one.columns) == ["time", "arousal", "valence"]
-    assert len(one) == 188  # ceil(7.5 s / 40 ms)
+    assert len(one) == 188  # label frames at 0, 40 ms, ... 7.48 s
     np.testing.assert_allclose(one["time"], np.arange(188) * 0.04, atol=1e-9)
     assert np.isfinite(one[["arousal", "valence"]].to_numpy()).all()
-    assert len(pd.read_csv(out / "two.csv")) == 50
+    assert len(pd.read_csv(out / "two.csv")) == 51  # 0 .. 2.00 s: the frame at the last instant too
     assert (out / "one.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "one.wav: 7.50 s, 188 frames" in captured.out and "2 recording(s) written" in captured.out
 
@@ -120,8 +120,8 @@ def test_module_entry_point_predicts_a_folder(tmp_path, models):
     )
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "out" / "x.csv")
-    assert list(table.columns) == ["time", "arousal"] and len(table) == 75
-    assert "x.wav: 3.00 s, 75 frames" in proc.stdout
+    assert list(table.columns) == ["time", "arousal"] and len(table) == 76
+    assert "x.wav: 3.00 s, 76 frames" in proc.stdout
 
 
 def test_show_prints_tables_and_where_outputs_are(tmp_path, capsys):

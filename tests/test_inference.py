@@ -12,14 +12,17 @@ import soundfile as sf
 import torch
 
 from emotrace.audio import preprocess
+from emotrace.corpora.labels import frame_count
 from emotrace.errors import InputError
 from emotrace.features import extract
 from emotrace.inference import (
     Predictor,
     audio_inputs,
+    describe_training,
     load_predictor,
     model_file,
     postprocess_settings_path,
+    short_clip_warning,
     tile,
 )
 from emotrace.models import build_model
@@ -82,18 +85,19 @@ def speechlike(seconds: float, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("n_samples", [1, 640, 641, 95_999, 96_000, 96_001, 3 * 60 * SR + 17])
 def test_tiling_covers_every_frame_once(n_samples):
     tiling = tile(n_samples, label_offset=0)
-    n_frames = math.ceil(n_samples / FRAME_SAMPLES)
+    n_frames = frame_count(n_samples / SR)  # label frames at k * 40 ms in [0, duration], as a gold standard has
     assert tiling.n_frames == n_frames
     assert len(tiling.starts) == math.ceil(n_frames / SEGMENT_FRAMES)
-    covered = (tiling.starts[:, None] + np.arange(SEGMENT_FRAMES))[tiling.mask]
+    covered = (tiling.frame0[:, None] + np.arange(SEGMENT_FRAMES))[tiling.mask]
     np.testing.assert_array_equal(np.sort(covered), np.arange(n_frames))
     assert tiling.mask[:-1].all()  # only the last segment is padded
 
 
 def test_tiling_shifts_label_frames_by_the_alignment_offset():
-    tiling = tile(96_001, label_offset=1)
-    np.testing.assert_array_equal(tiling.starts, [0, 150])
-    np.testing.assert_array_equal(tiling.frame0, [1, 151])
+    tiling = tile(96_001, label_offset=1)  # 151 label frames: 0.00 .. 6.00 s
+    np.testing.assert_array_equal(tiling.frame0, [0, 150])
+    np.testing.assert_array_equal(tiling.starts, [-1, 149])  # label frame 0 goes with the 40 ms before the audio
+    assert tiling.mask[1].sum() == 1
 
 
 def test_tiling_rejects_empty_audio():
@@ -115,7 +119,7 @@ def test_traces_match_the_model_on_each_padded_segment(arousal_model, seconds):
     calls = RecordingCalls(predictor.module)
     trace = predictor.raw_trace(audio)
 
-    n_frames = math.ceil(audio.size / FRAME_SAMPLES)
+    n_frames = frame_count(audio.size / SR)
     n_segments = math.ceil(n_frames / SEGMENT_FRAMES)
     np.testing.assert_array_equal(trace.frames, np.arange(n_frames))
     assert trace.values.shape == (n_frames, 1) and np.isfinite(trace.values).all()
@@ -140,10 +144,10 @@ def test_predict_file_time_stamps_and_label_offset(tmp_path):
     model = save_model(tmp_path / "end.pt", ("arousal", "valence"), label_offset=1, name="e2e2017")
     predictor, _ = load_predictor(model, batch_size=2, device="cpu")
     prediction = predictor.predict_file(path)
-    n_frames = 7 * SR // FRAME_SAMPLES  # 175
-    np.testing.assert_array_equal(prediction.frames, np.arange(1, n_frames + 1))
-    assert prediction.times[0] == 0.04 and prediction.times[-1] == 7.0
-    np.testing.assert_array_equal(prediction.times, np.round(np.arange(1, n_frames + 1) * 0.04, 6))
+    n_frames = 7 * SR // FRAME_SAMPLES + 1  # 176: every label frame 0.00 .. 7.00 s, frame 0 included
+    np.testing.assert_array_equal(prediction.frames, np.arange(n_frames))
+    assert prediction.times[0] == 0.0 and prediction.times[-1] == 7.0
+    np.testing.assert_array_equal(prediction.times, np.round(np.arange(n_frames) * 0.04, 6))
     assert prediction.values.shape == (n_frames, 2) and prediction.duration == 7.0
 
 
@@ -284,3 +288,28 @@ def test_real_speech_any_rate_length_and_channels(real_speech, arousal_model, tm
     a, b = traces[short_8k], traces[flac]
     n = min(a.size, b.size)
     assert np.corrcoef(a[:n], b[:n])[0, 1] > 0.99
+
+
+def test_what_a_model_was_trained_on_is_described(tmp_path):
+    older = load_model(save_model(tmp_path / "old.pt"))
+    line, warning = describe_training(older)
+    assert "not recorded" in line and warning is None
+    for adapter, warns in (("synthetic", True), ("recola_full", False)):
+        older.checkpoint["trained_on"] = {"corpus": "c", "adapter": adapter, "split": {
+            "method": "preset", "preset": "trigeorgis2016",
+            "recordings": {"train": ["a", "b"], "dev": ["c"], "test": ["d"]}}}
+        line, warning = describe_training(older)
+        assert line == (f"trained on corpus c (adapter {adapter}), split preset trigeorgis2016: "
+                        "2 train / 1 dev / 1 test recordings")
+        assert (warning is not None and "generated corpus" in warning) == warns
+
+
+def test_short_clip_warning_names_the_threshold(tmp_path, arousal_model):
+    predictor = Predictor(load_model(arousal_model), device="cpu")
+    for seconds, warns in ((0.1, True), (0.99, True), (1.0, False), (3.0, False)):
+        path = tmp_path / f"clip{seconds}.wav"
+        sf.write(str(path), 0.1 * speechlike(seconds, seed=3), SR)
+        warning = short_clip_warning(predictor.predict_file(path))
+        assert (warning is not None) == warns
+        if warns:
+            assert str(path) in warning and "less than 1 s" in warning

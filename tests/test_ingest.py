@@ -53,3 +53,35 @@ def test_manifest_checks():
         check_manifest(pd.concat([m, m]), "corpus")
     with pytest.raises(InputError, match="lacks columns"):
         check_manifest(m.drop(columns=["group"]), "corpus")
+
+
+@pytest.mark.integration
+def test_truncated_wav_stops_ingestion_naming_it_and_both_durations(tmp_path):
+    """A WAV cut short (header: the full length) is not taken for a shorter recording."""
+    import sys
+
+    import soundfile as sf
+    import yaml
+
+    from conftest import REPO, TINY, snakemake
+
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    import make_corpora
+
+    root = make_corpora.write_generic(tmp_path / "corpus", seed=1, speakers=3)
+    wav = root / "audio" / "S01.wav"
+    info = sf.info(str(wav))
+    cut = int(info.frames * 2 // 3)
+    block = info.channels * 2  # PCM_16
+    data = wav.read_bytes()
+    wav.write_bytes(data[: len(data) - cut * block])
+    config = yaml.safe_load(TINY.read_text())
+    config["corpus"].update(name="gen", adapter="generic", root=str(root))
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "--configfile", str(cfg), "--cores", "1", "results/gen/ingest/manifest.csv", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"{wav}: truncated audio file" in out, out[-3000:]
+    assert f"declares {info.frames / info.samplerate:.2f} s" in out
+    assert f"holds {(info.frames - cut) / info.samplerate:.2f} s" in out

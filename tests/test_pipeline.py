@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,18 @@ def test_lint_is_clean():
     proc = snakemake(REPO, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_snakefmt_check_is_clean():
+    """The Snakefile and rules/ are as snakefmt formats them (the snakemake-workflows catalog checks this).
+
+    snakefmt comes from the project's environment (requirements.lock); $SNAKEFMT names another one.
+    """
+    snakefmt = os.environ.get("SNAKEFMT") or str(Path(sys.executable).parent / "snakefmt")
+    assert Path(snakefmt).is_file(), f"{snakefmt} is missing: `make setup` installs snakefmt from requirements.lock"
+    proc = subprocess.run([snakefmt, "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -75,6 +90,19 @@ def test_tiny_run_writes_every_stage(tiny_run):
     findings = pd.read_csv(res / "tables" / "findings.csv")
     assert len(findings) >= 20 and set(findings["verdict"]) <= {
         "supported", "contradicted", "inconclusive", "collapsed", "no result"}
+
+
+def test_every_gold_frame_is_predicted(tiny_run):
+    """With `start` alignment and N * 150 + 1 label frames (20 s: frames 0..500), the last frame is scored too."""
+    res = tiny_run / "results" / "tiny"
+    labels = pd.read_csv(res / "ingest" / "labels.csv", dtype={"recording": str})
+    assert labels.groupby(["recording", "dimension"])["frame"].max().eq(500).all()
+    for stage in ("train", "postprocess"):
+        for path in sorted((res / stage).glob("*/*/*/seed*/predictions.csv")):
+            pred = pd.read_csv(path, dtype={"recording": str})
+            gold = labels[labels["recording"].isin(set(pred["recording"])) & labels["dimension"].isin(set(pred["dimension"]))]
+            keys = ["recording", "dimension", "frame"]
+            assert len(pred) == len(gold) and pred[keys].merge(gold[keys]).shape[0] == len(gold), path
 
 
 def test_rerun_does_no_work(tiny_run):

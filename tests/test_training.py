@@ -224,6 +224,30 @@ def test_resume_with_larger_max_epochs_and_stale_checkpoint(reference, corpus, t
                                   pd.read_csv(tmp_path / "history.csv").drop(columns="seconds"))
 
 
+def test_inputs_remade_with_other_content_discard_last_pt(reference, corpus, tmp_path, caplog):
+    """Same file names, other bytes (a label, an alignment or the audio changed upstream): start afresh."""
+    out, summary = reference
+    files = make_corpus(tmp_path / "data")
+
+    def stop(epoch, row):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(settings(), files, tmp_path / "run", after_epoch=stop)
+    arrays = dict(np.load(files["dev"][0]))
+    arrays["labels"] = arrays["labels"] * 0.5
+    write_npz(files["dev"][0], **arrays)
+    with caplog.at_level(logging.INFO, logger="test"):
+        run(settings(), files, tmp_path / "run")
+    assert "resuming" not in caplog.text
+    assert "discarding" in caplog.text and "dev_files changed (dev3.npz)" in caplog.text
+    fresh = run(settings(), files, tmp_path / "fresh")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "fresh" / "history.csv").drop(columns="seconds"),
+                                  pd.read_csv(tmp_path / "run" / "history.csv").drop(columns="seconds"))
+    assert fresh["dev_ccc_mean"] != summary["dev_ccc_mean"]
+
+
 def test_early_stopping_keeps_best_epoch(tmp_path):
     files = make_corpus(tmp_path / "flipped", flip_dev=True)  # learning the train mapping hurts dev
     summary = run(settings(max_epochs=12, patience=2), files, tmp_path / "run")
@@ -315,6 +339,7 @@ def test_real_e2e2017_trains_and_reloads(tmp_path):
     trained = load_model(tmp_path / "run" / "model.pt", expected_model="e2e2017")
     assert trained.model_kwargs == {"hidden_size": 16} and trained.label_offset == 1
     preds = read_predictions(tmp_path / "run" / "predictions.csv")
-    assert preds.groupby("recording")["frame"].agg(["min", "max"]).values.tolist() == [[1, 149], [1, 149]]
+    # every label frame is predicted: frame 0 (audio before the recording's start, zero) included
+    assert preds.groupby("recording")["frame"].agg(["min", "max"]).values.tolist() == [[0, 149], [0, 149]]
     again = predict(trained, files["test"], "test", batch_size=1)
     np.testing.assert_allclose(again["prediction"], preds[preds["partition"] == "test"]["prediction"], rtol=1e-5, atol=1e-6)

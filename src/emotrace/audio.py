@@ -10,11 +10,13 @@ import torch
 import torchaudio.functional as AF
 
 from emotrace.errors import InputError
+from emotrace.wav import check_not_truncated
 
 
 def read_region(path: str | Path, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
     """Read `duration` seconds from `offset` of an audio file as mono float32 (channels averaged)."""
     path = Path(path)
+    check_not_truncated(path)
     try:
         info = sf.info(str(path))
         start = int(round(offset * info.samplerate))

@@ -61,11 +61,23 @@ def _error(message: str) -> None:
     tqdm.write(f"error: {message}", file=sys.stderr)
 
 
+def _warn(message: str) -> None:
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
 def predict_command(args: argparse.Namespace) -> int:
     """Predict every input; a bad file is reported and skipped, the others are still processed."""
     import torch
 
-    from emotrace.inference import audio_inputs, load_predictor, plot_traces, summary, write_trace_csv
+    from emotrace.inference import (
+        audio_inputs,
+        describe_training,
+        load_predictor,
+        plot_traces,
+        short_clip_warning,
+        summary,
+        write_trace_csv,
+    )
 
     if args.no_postprocess and args.postprocess_settings is not None:
         _error("--no-postprocess and --postprocess-settings exclude each other")
@@ -77,6 +89,10 @@ def predict_command(args: argparse.Namespace) -> int:
         _error(str(err))
         return EXIT_USAGE
     print(f"model {predictor.trained.name} ({', '.join(predictor.dimensions)}) on {predictor.device}; {note}")
+    trained_on, warning = describe_training(predictor.trained)
+    print(trained_on)
+    if warning:
+        _warn(warning)
 
     files, failures = audio_inputs(args.inputs)
     for err in failures:
@@ -103,6 +119,9 @@ def predict_command(args: argparse.Namespace) -> int:
             continue
         done += 1
         tqdm.write(f"{summary(prediction)} -> {csv}", file=sys.stdout)
+        short = short_clip_warning(prediction)
+        if short:
+            _warn(short)
     print(f"{done} recording(s) written to {args.out}; {len(failures)} failed")
     return EXIT_OK if not failures else EXIT_FAILED
 

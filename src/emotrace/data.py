@@ -27,6 +27,7 @@ class Segments:
     labels: np.ndarray  # (n, 150, D) float32
     mask: np.ndarray  # (n, 150) bool
     frame0: np.ndarray  # (n,) int64
+    label_offset: int  # audio frame k is paired with label frame k + label_offset
 
     def __len__(self) -> int:
         return len(self.frame0)
@@ -38,7 +39,7 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
     With `audio=False` the audio (99 % of the file) is checked by shape but never read, for models on features.
     """
     path = Path(path)
-    keys = ("audio", "labels", "mask", "frame0", "dimensions", "recording", "tiling")
+    keys = ("audio", "labels", "mask", "frame0", "label_offset", "dimensions", "recording", "tiling")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in keys if k not in npz.files]
@@ -75,6 +76,7 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
         labels=np.ascontiguousarray(labels[:, :, columns], dtype=np.float32),
         mask=mask.astype(bool),
         frame0=frame0.astype(np.int64),
+        label_offset=int(arrays["label_offset"]),
     )
 
 

@@ -52,6 +52,7 @@ def train_system(
     parts: dict[str, list[Path]],
     out_dir: str | Path,
     log: logging.Logger,
+    trained_on: dict | None = None,
     **feature_args,
 ) -> dict:
     """Train one grid entry; a list-valued `lr` trains once per rate and keeps the best on dev CCC.
@@ -76,7 +77,8 @@ def train_system(
             seed=seed,
             num_workers=settings.get("num_workers", 0),
         )
-        return train(ts, parts["train"], parts["dev"], parts["test"], where, log, **feature_args)
+        return train(ts, parts["train"], parts["dev"], parts["test"], where, log, trained_on=trained_on,
+                     **feature_args)
 
     if len(rates) == 1:
         return run(rates[0], out_dir)
@@ -92,6 +94,16 @@ def train_system(
     for name in OUTPUTS:
         shutil.copyfile(out_dir / f"lr{best['lr']:g}" / name, out_dir / name)
     return {"lr": float(best["lr"]), "dev_ccc_mean": float(best["dev_ccc_mean"])}
+
+
+def trained_on(corpus: dict, split: dict, parts: dict[str, list[Path]]) -> dict:
+    """What model.pt records about its data: corpus name and adapter, split method and its recordings."""
+    return {
+        "corpus": corpus["name"],
+        "adapter": corpus["adapter"],
+        "split": {"method": split.get("method"), "preset": split.get("preset"),
+                  "recordings": {part: sorted(Path(f).stem for f in files) for part, files in parts.items()}},
+    }
 
 
 def frame_rows(

@@ -26,15 +26,19 @@ import torch
 from tqdm import tqdm
 
 from emotrace.audio import preprocess
+from emotrace.corpora.labels import frame_count
 from emotrace.data import feature_window
 from emotrace.errors import InputError
 from emotrace.io import atomic_write
 from emotrace.postprocess import apply_trace
 from emotrace.predictions import STEP, Trace, assemble
-from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES, segment_starts
+from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE, SEGMENT_FRAMES, audio_window, segment_starts
 from emotrace.training import TrainedModel, load_model, resolve_device
 
 DEFAULT_BATCH_SIZE = 16
+# A trace from less audio than this means little: the pipeline trains on turns of at least 1 s
+# (SEMAINE's min_turn) within 6 s segments, and z-normalising a shorter clip amplifies its noise.
+SHORT_CLIP_SECONDS = 1.0
 # Extensions searched for in folders: every format libsndfile reads, with common aliases.
 AUDIO_EXTENSIONS = frozenset({f".{k.lower()}" for k in sf.available_formats()} | {".aif", ".oga", ".opus"})
 
@@ -44,32 +48,29 @@ AUDIO_EXTENSIONS = frozenset({f".{k.lower()}" for k in sf.available_formats()} |
 
 @dataclass(frozen=True)
 class Tiling:
-    """The contiguous 6 s tiling of a recording: audio-frame starts, label frames and masks of its segments."""
+    """The contiguous 6 s tiling of a recording's label frames: segment starts, audio offsets and masks."""
 
-    starts: np.ndarray  # (n,) first audio frame of each segment
-    frame0: np.ndarray  # (n,) label frame of each segment's first frame (starts + label offset)
-    mask: np.ndarray  # (n, 150) True where the frame has audio
-    n_frames: int  # audio frames in the recording (a partial last frame counts)
+    frame0: np.ndarray  # (n,) label frame of each segment's first frame
+    starts: np.ndarray  # (n,) audio frame paired with it (frame0 - label offset; -1 under `end`)
+    mask: np.ndarray  # (n, 150) True where the label frame lies in the recording
+    n_frames: int  # label frames of the recording: times k * 40 ms in [0, duration]
 
 
 def tile(n_samples: int, label_offset: int) -> Tiling:
-    """Tiling of `n_samples` of 16 kHz audio; each 40 ms frame lies in exactly one segment."""
+    """Tiling of `n_samples` of 16 kHz audio over the label frames a gold standard of it would have
+    (7 501 for 300 s, as the pipeline's); each label frame lies in exactly one segment."""
     if n_samples <= 0:
         raise ValueError(f"cannot tile {n_samples} samples")
-    n_frames = math.ceil(n_samples / FRAME_SAMPLES)
-    starts = np.asarray(segment_starts(n_frames, None), dtype=np.int64)
-    valid = np.minimum(SEGMENT_FRAMES, n_frames - starts)
+    n_frames = frame_count(n_samples / SAMPLE_RATE, STEP)
+    frame0 = np.asarray(segment_starts(n_frames, None), dtype=np.int64)
+    valid = np.minimum(SEGMENT_FRAMES, n_frames - frame0)
     mask = np.arange(SEGMENT_FRAMES)[None, :] < valid[:, None]
-    return Tiling(starts, starts + label_offset, mask, n_frames)
+    return Tiling(frame0, frame0 - label_offset, mask, n_frames)
 
 
 def audio_segments(audio: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """(len(starts), 96000) segments of `audio` from the given audio frames, zero-padded past the end."""
-    out = np.zeros((len(starts), SEGMENT_SAMPLES), dtype=np.float32)
-    for i, start in enumerate(starts):
-        chunk = audio[start * FRAME_SAMPLES : start * FRAME_SAMPLES + SEGMENT_SAMPLES]
-        out[i, : len(chunk)] = chunk
-    return out
+    """(len(starts), 96000) segments of `audio` from the given audio frames, zero outside the recording."""
+    return np.stack([audio_window(audio, int(start)) for start in starts])
 
 
 def feature_segments(rows: np.ndarray, frame0: np.ndarray) -> np.ndarray:
@@ -143,6 +144,34 @@ def describe_settings(settings: dict) -> str:
     if settings.get("shift") is not None:
         steps.append(f"shift {settings['shift']:g} s")
     return ", ".join(steps) or "none kept"
+
+
+def describe_training(trained: TrainedModel) -> tuple[str, str | None]:
+    """A line saying what the model was trained on (from model.pt), and a warning when that was generated speech."""
+    from emotrace.corpora import ADAPTERS
+
+    info = trained.checkpoint.get("trained_on")
+    if not isinstance(info, dict):
+        return "trained on: not recorded in this model.pt (written before emotrace recorded it)", None
+    split = info.get("split") or {}
+    counts = " / ".join(f"{len(recs)} {part}" for part, recs in (split.get("recordings") or {}).items())
+    method = split.get("method") or "?"
+    if split.get("preset"):
+        method += f" {split['preset']}"
+    line = f"trained on corpus {info.get('corpus')} (adapter {info.get('adapter')}), split {method}: {counts} recordings"
+    warning = None
+    if getattr(ADAPTERS.get(info.get("adapter")), "generated", False):
+        warning = ("the model was trained on the generated corpus (synthetic speech and labels): "
+                   "its traces of real speech mean little")
+    return line, warning
+
+
+def short_clip_warning(prediction: Prediction) -> str | None:
+    """A warning when the trace comes from less than SHORT_CLIP_SECONDS of audio, else None."""
+    if prediction.duration >= SHORT_CLIP_SECONDS:
+        return None
+    return (f"{prediction.source}: the trace is from {prediction.duration:.2f} s of audio, less than "
+            f"{SHORT_CLIP_SECONDS:g} s; it means little (the models learnt from 6 s segments of longer recordings)")
 
 
 # ---------------------------------------------------------------- prediction
@@ -219,7 +248,7 @@ class Predictor:
 
         offset = self.trained.label_offset
         # Row k describes the audio frame paired with label k, centred in it (as scripts/extract_features.py).
-        values, _ = extract(audio, SAMPLE_RATE, self.trained.feature_set, tiling.n_frames + offset, STEP,
+        values, _ = extract(audio, SAMPLE_RATE, self.trained.feature_set, tiling.n_frames, STEP,
                             STEP / 2 - offset * STEP, where=where)
         rows = apply_stats(values, self.trained.feature_stats, where=where)
         if rows.shape[1] != self.trained.n_features:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from emotrace.errors import InputError
@@ -27,9 +25,18 @@ def label_offset(alignment: str) -> int:
     raise InputError("labels.alignment", f"unknown alignment {alignment!r}; valid: ['end', 'start']")
 
 
-def covered_frames(n_samples: int, n_labels: int, offset: int) -> int:
-    """Number of audio frames that have both audio (possibly a partial last frame) and a label."""
-    return max(0, min(math.ceil(n_samples / FRAME_SAMPLES), n_labels - offset))
+def audio_window(audio: np.ndarray, first_frame: int, n_frames: int = SEGMENT_FRAMES) -> np.ndarray:
+    """Samples of audio frames [first_frame, first_frame + n_frames), zero where the recording has none.
+
+    `first_frame` may be negative (the `end` alignment pairs label frame 0 with the 40 ms before the
+    recording) and the window may run past the end (the last label frames of a recording).
+    """
+    out = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.float32)
+    lo = first_frame * FRAME_SAMPLES
+    a, b = max(lo, 0), min(lo + out.size, len(audio))
+    if b > a:
+        out[a - lo : b - lo] = audio[a:b]
+    return out
 
 
 def segment_starts(n_frames: int, hop_frames: int | None) -> list[int]:
@@ -58,16 +65,19 @@ def segment_recording(
     alignment: str = "start",
     hop_frames: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Cut a 16 kHz recording and its (n_labels, D) label matrix into 6 s segments.
+    """Cut a 16 kHz recording and its (n_labels, D) label matrix into 6 s segments over its label frames.
 
-    Returns the arrays of a segment .npz (docs/architecture.md): audio (n, 96000),
-    labels (n, 150, D), mask (n, 150), frame0 (n,) as label-frame indices.
+    Every label frame lies in a segment (the challenge protocols score one prediction per label
+    frame): label frame k is paired with audio frame k - offset (REFERENCE §6), zero audio where
+    the recording has none (frame 0 under `end`, the frame at the recording's last instant under
+    `start`). Returns the arrays of a segment .npz (docs/architecture.md): audio (n, 96000),
+    labels (n, 150, D), mask (n, 150), frame0 (n,) as label-frame indices, label_offset.
     """
     if labels.ndim != 2 or labels.shape[1] != len(dimensions):
         raise InputError(recording, f"labels must be (frames, {len(dimensions)}), got {labels.shape}")
     offset = label_offset(alignment)
-    n_frames = covered_frames(len(audio), len(labels), offset)
-    if n_frames == 0:
+    n_frames = len(labels)
+    if n_frames == 0 or len(audio) == 0:
         raise InputError(recording, "no frame has both audio and a label")
     starts = segment_starts(n_frames, hop_frames)
     n = len(starts)
@@ -75,16 +85,16 @@ def segment_recording(
     seg_labels = np.zeros((n, SEGMENT_FRAMES, len(dimensions)), dtype=np.float32)
     mask = np.zeros((n, SEGMENT_FRAMES), dtype=bool)
     for i, start in enumerate(starts):
-        chunk = audio[start * FRAME_SAMPLES : (start + SEGMENT_FRAMES) * FRAME_SAMPLES]
-        seg_audio[i, : len(chunk)] = chunk
+        seg_audio[i] = audio_window(audio, start - offset)
         valid = min(SEGMENT_FRAMES, n_frames - start)
-        seg_labels[i, :valid] = labels[start + offset : start + offset + valid]
+        seg_labels[i, :valid] = labels[start : start + valid]
         mask[i, :valid] = True
     return {
         "audio": seg_audio,
         "labels": seg_labels,
         "mask": mask,
-        "frame0": np.asarray(starts, dtype=np.int64) + offset,
+        "frame0": np.asarray(starts, dtype=np.int64),
+        "label_offset": np.asarray(offset, dtype=np.int64),
         "dimensions": np.asarray(dimensions),
         "recording": np.asarray(recording),
         "tiling": np.asarray("eval" if hop_frames is None else "train"),

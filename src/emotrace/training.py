@@ -7,6 +7,7 @@ needed for a killed job, started again, to end exactly where an uninterrupted ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -319,13 +320,68 @@ def load_model(path: str | Path, expected_model: str | None = None, device: str 
     )
 
 
-def fingerprint(settings: TrainSettings, train_files, dev_files, feature_set: str | None) -> str:
-    """What last.pt must have been written with for a restart to continue it."""
+def file_digest(path: str | Path) -> str:
+    """BLAKE2b of a file's bytes, read in 1 MiB blocks (a changed segment or feature file changes it)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def arrays_digest(arrays: Mapping[str, np.ndarray] | None) -> str | None:
+    """BLAKE2b of named arrays (the feature statistics), None when there are none."""
+    if arrays is None:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(arrays):
+        value = np.ascontiguousarray(np.asarray(arrays[name]))
+        digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
+        digest.update(value.tobytes() if value.dtype.kind != "O" else repr(value.tolist()).encode())
+    return digest.hexdigest()
+
+
+def fingerprint(
+    settings: TrainSettings,
+    train_files,
+    dev_files,
+    feature_set: str | None,
+    test_files=(),
+    features: Mapping[str, str | Path] | None = None,
+    feature_stats: Mapping[str, np.ndarray] | None = None,
+) -> str:
+    """What last.pt must have been written with for a restart to continue it: the settings and the
+    *content* of every input (segment files, feature files, feature statistics), so that inputs remade
+    upstream (another alignment, hop, label or audio file) never continue stale weights."""
     plain = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE_CHANGES}
-    plain["train_files"] = [Path(p).name for p in train_files]
-    plain["dev_files"] = [Path(p).name for p in dev_files]
     plain["feature_set"] = feature_set
+    for part, files in (("train_files", train_files), ("dev_files", dev_files), ("test_files", test_files)):
+        plain[part] = {Path(p).name: file_digest(p) for p in files}
+    plain["feature_files"] = {rec: file_digest(p) for rec, p in sorted((features or {}).items())}
+    plain["feature_stats"] = arrays_digest(feature_stats)
     return json.dumps(plain, sort_keys=True, default=str)
+
+
+def fingerprint_changes(old: str, new: str) -> str:
+    """In words, what differs between two fingerprints (settings by name, inputs by file)."""
+    try:
+        before, after = json.loads(old), json.loads(new)
+    except (TypeError, ValueError):
+        return "written in another format"
+    if not isinstance(before, dict):
+        return "written in another format"
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            files = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+            changes.append(f"{key} changed ({', '.join(files[:3])}{more})")
+        else:
+            changes.append(f"{key} changed ({a!r} -> {b!r})")
+    return "; ".join(changes) or "written by another run"
 
 
 # ---------------------------------------------------------------- training
@@ -368,8 +424,12 @@ def resume_state(path: Path, key: str, model: nn.Module, optimizer, generator: t
     if not path.exists():
         return state
     saved = load_torch(path, "emotrace resume checkpoint")
-    if saved.get("format") != RESUME_FORMAT or saved.get("fingerprint") != key:
-        log.warning("ignoring %s: written by another run or other settings; starting afresh", path)
+    if saved.get("format") != RESUME_FORMAT:
+        log.warning("discarding %s: not a resume checkpoint of format %s; starting afresh", path, RESUME_FORMAT)
+        return state
+    if saved.get("fingerprint") != key:
+        log.warning("discarding %s (after epoch %s): its inputs or settings changed since: %s; starting afresh",
+                    path, saved.get("epoch"), fingerprint_changes(saved.get("fingerprint"), key))
         return state
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
@@ -390,6 +450,7 @@ def train(
     feature_set: str | None = None,
     feature_stats: Mapping[str, np.ndarray] | None = None,
     after_epoch: Callable[[int, dict], None] | None = None,
+    trained_on: dict | None = None,
 ) -> dict:
     """Train, keep the best dev epoch, and write model.pt, history.csv and predictions.csv to `out_dir`.
 
@@ -398,7 +459,8 @@ def train(
     `feature_stats` are stored in model.pt so the model can be used later on its own.
     `last.pt` is written after every epoch and removed at the end; if it exists at the
     start, training continues from it. `after_epoch(epoch, history_row)` is called after
-    each epoch's checkpoint (progress reporting). Returns a summary dict.
+    each epoch's checkpoint (progress reporting). `trained_on` (corpus, adapter, split) is
+    stored in model.pt as is, so the model can say later what it learnt from. Returns a summary dict.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -409,7 +471,7 @@ def train(
     train_set = segment_dataset(settings.model, train_files, dims, features, normalise)
     dev_set = require_eval(segment_dataset(settings.model, dev_files, dims, features, normalise))
     test_set = require_eval(segment_dataset(settings.model, test_files, dims, features, normalise)) if test_files else None
-    label_offset = first_frame(dev_set, test_set)
+    label_offset = alignment_offset(train_set, dev_set, test_set)
     model = build_model(settings.model, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
     check_input_kind(model, train_set, settings.model)
     model.to(device)
@@ -424,7 +486,8 @@ def train(
     loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True,
                         num_workers=settings.num_workers, generator=generator)
 
-    last_path, key = out_dir / "last.pt", fingerprint(settings, train_files, dev_files, feature_set)
+    last_path = out_dir / "last.pt"
+    key = fingerprint(settings, train_files, dev_files, feature_set, test_files, features, feature_stats)
     state = resume_state(last_path, key, model, optimizer, generator, log)
 
     columns = history_columns(dims)
@@ -457,6 +520,8 @@ def train(
     model.load_state_dict(state["best_state"])
     best_row = state["history"][state["best_epoch"] - 1]
     extra = {"best_epoch": state["best_epoch"], "dev_ccc": {d: best_row[f"dev_ccc_{d}"] for d in dims}, "seed": settings.seed}
+    if trained_on is not None:
+        extra["trained_on"] = trained_on
     save_torch(model_checkpoint(settings, model, state["best_state"], train_set.n_features, label_offset,
                                 feature_set, feature_stats, extra), out_dir / "model.pt")
 
@@ -477,9 +542,9 @@ def train(
     }
 
 
-def first_frame(*datasets: SegmentDataset | None) -> int:
-    """The label frame of an eval-tiled recording's first segment (the alignment offset, 0 or 1); all must agree."""
-    offsets = {int(seg.frame0[0]) for ds in datasets if ds is not None for seg in ds.files}
+def alignment_offset(*datasets: SegmentDataset | None) -> int:
+    """The alignment offset (0 or 1 label frame) of the segment files; all must agree."""
+    offsets = {seg.label_offset for ds in datasets if ds is not None for seg in ds.files}
     if len(offsets) != 1:
-        raise InputError("segment files", f"eval-tiled recordings start at different label frames {sorted(offsets)}")
+        raise InputError("segment files", f"were cut with different alignments (label offsets {sorted(offsets)})")
     return offsets.pop()

@@ -20,6 +20,10 @@ class CorpusAdapter(ABC):
     """Reads one corpus layout. Subclasses set `name` and implement the two readers."""
 
     name: str = ""
+    # Options the adapter accepts (name -> default), checked when the workflow loads.
+    options_accepted: dict = {}
+    # True for a corpus the workflow generates itself (its root need not exist at load).
+    generated: bool = False
 
     def __init__(self, root: str | Path, options: dict | None = None):
         self.root = Path(root)

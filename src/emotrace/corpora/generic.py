@@ -89,6 +89,7 @@ class GenericAdapter(CorpusAdapter):
         "max_gap": DEFAULT_MAX_GAP,
         "raters_dir": "raters",
     }
+    options_accepted = DEFAULTS
 
     def __init__(self, root: str | Path, options: dict | None = None):
         super().__init__(root, options)

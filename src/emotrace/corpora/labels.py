@@ -21,6 +21,7 @@ import soundfile as sf
 
 from emotrace.corpora.base import LABEL_COLUMNS, MANIFEST_COLUMNS, RATER_COLUMNS
 from emotrace.errors import InputError
+from emotrace.wav import check_not_truncated
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +178,10 @@ def numeric_column(table: pd.DataFrame, column: str, path: Path) -> np.ndarray:
 
 
 def audio_header(path: Path, where: str | Path | None = None) -> tuple[int, float]:
-    """Sample rate and duration (s) of an audio file, from its header only."""
+    """Sample rate and duration (s) of an audio file, from its header; a truncated WAV is an InputError."""
     if not path.is_file():
         raise InputError(where or path, f"audio file {path} does not exist")
+    check_not_truncated(path)
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:

@@ -242,6 +242,7 @@ class RecolaAdapter(CorpusAdapter):
     """Shared parts of the RECOLA adapters: options, speaker metadata, manifest rows, gold on the grid."""
 
     DEFAULTS: dict = {"metadata": None, "tolerance": DEFAULT_TOLERANCE, "max_gap": DEFAULT_MAX_GAP}
+    options_accepted = DEFAULTS
 
     def __init__(self, root: str | Path, options: dict | None = None):
         super().__init__(root, options)
@@ -301,6 +302,7 @@ class RecolaAvec2016Adapter(RecolaAdapter):
 
     name = "recola_avec2016"
     DEFAULTS = {**RecolaAdapter.DEFAULTS, "speaker_map": None, "gold": "arff"}
+    options_accepted = DEFAULTS
     INSTANCE = re.compile(r"^((?:train|dev|test)_\d+)\.wav$")
     GOLD = re.compile(r"^((?:train|dev|test)_\d+)\.arff$")
     RATINGS = re.compile(r"^((?:train|dev|test)_\d+)\.csv$")
@@ -423,6 +425,7 @@ class RecolaFullAdapter(RecolaAdapter):
 
     name = "recola_full"
     DEFAULTS = {**RecolaAdapter.DEFAULTS, "audio_dir": None, "labels_dir": None}
+    options_accepted = DEFAULTS
     AUDIO = re.compile(r"^(P\d+)\.wav$")
     RATINGS = re.compile(r"^(P\d+)\.csv$")
 

@@ -238,6 +238,7 @@ class SemaineAdapter(CorpusAdapter):
     DEFAULTS = {"turns": "transcript", "pause": 1.0, "min_turn": 1.0, "group_by": "recording", "metadata": None,
                 "tolerance": DEFAULT_TOLERANCE, "max_gap": DEFAULT_MAX_GAP}
     CHOICES = {"turns": ("transcript", "pause"), "group_by": ("recording", "session", "user")}
+    options_accepted = DEFAULTS
 
     def __init__(self, root: str | Path, options: dict | None = None):
         super().__init__(root, options)

@@ -16,3 +16,4 @@ class SyntheticAdapter(GenericAdapter):
     """Reads the generated corpus; the split unit (group) is the speaker."""
 
     name = "synthetic"
+    generated = True

@@ -60,6 +60,11 @@ def keep_freed_memory() -> bool:
     return _allocator_tuned
 
 
+def accepted_kwargs(name: str) -> set[str]:
+    """Constructor arguments a config's `kwargs` may give the network registered as `name`."""
+    return set(inspect.signature(MODELS[name].__init__).parameters) - {"self", "n_outputs", "n_features"}
+
+
 def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwargs) -> nn.Module:
     """Instantiate the model registered as `name` with `n_outputs` outputs per frame.
 
@@ -72,7 +77,7 @@ def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwar
     if not isinstance(n_outputs, int) or n_outputs < 1:
         raise InputError(f"model {name!r}", f"n_outputs must be a positive integer, got {n_outputs!r}")
     cls = MODELS[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "n_outputs", "n_features"}
+    accepted = accepted_kwargs(name)
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise InputError(f"model {name!r}", f"unknown argument(s) {unknown}; valid: {sorted(accepted)}")
@@ -84,4 +89,4 @@ def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwar
     return cls(n_outputs, **kwargs)
 
 
-__all__ = ["MODELS", "build_model", "keep_freed_memory"]
+__all__ = ["MODELS", "accepted_kwargs", "build_model", "keep_freed_memory"]
