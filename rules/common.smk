@@ -128,8 +128,12 @@ def figure_outputs():
     if not config["figures"]["enabled"]:
         return []
     fig = f"{RES}/figures"
-    out = [f"{fig}/traces_recording.png", f"{fig}/traces_segment.png", f"{fig}/trigeorgis2016_bars.png",
-           f"{fig}/yang2018_bars.png"]
+    out = [
+        f"{fig}/traces_recording.png",
+        f"{fig}/traces_segment.png",
+        f"{fig}/trigeorgis2016_bars.png",
+        f"{fig}/yang2018_bars.png",
+    ]
     out += [f"{fig}/curves/{s.path}.png" for s in GRID if s.model in NET_MODELS]
     if network_run("e2e", "arousal"):
         out.append(f"{fig}/cells_e2e.png")

@@ -15,13 +15,13 @@ if config["corpus"]["adapter"] == "synthetic":
     rule synthesize_speakers:
         output:
             f"{SYNTH_ROOT}/speakers.csv",
-        params:
-            n_speakers=SYNTH["n_speakers"],
-            seed=SYNTH["seed"],
         log:
             "logs/synthesize_speakers.log",
         conda:
             "../envs/audio.yaml"
+        params:
+            n_speakers=SYNTH["n_speakers"],
+            seed=SYNTH["seed"],
         script:
             "../scripts/synthesize_speakers.py"
 
@@ -31,17 +31,17 @@ if config["corpus"]["adapter"] == "synthetic":
         output:
             audio=f"{SYNTH_ROOT}/audio/{{recording}}.wav",
             labels=expand(f"{SYNTH_ROOT}/labels/{{dimension}}/{{{{recording}}}}.csv", dimension=DIMENSIONS),
-        params:
-            root=lambda w, output: str(Path(output.audio).parents[1]),
-            duration=SYNTH["duration"],
-            seed=SYNTH["seed"],
-            dimensions=DIMENSIONS,
         log:
             "logs/synthesize_recording/{recording}.log",
         benchmark:
             f"benchmarks/{CORPUS}/synthesize_recording/{{recording}}.tsv"
         conda:
             "../envs/audio.yaml"
+        params:
+            root=lambda w, output: str(Path(output.audio).parents[1]),
+            duration=SYNTH["duration"],
+            seed=SYNTH["seed"],
+            dimensions=DIMENSIONS,
         script:
             "../scripts/synthesize_recording.py"
 
@@ -51,11 +51,11 @@ if config["corpus"]["adapter"] == "synthetic":
             audio=expand(f"{SYNTH_ROOT}/audio/{{recording}}.wav", recording=SYNTH_RECORDINGS),
         output:
             f"{SYNTH_ROOT}/metadata.csv",
-        params:
-            root=lambda w, output: str(Path(output[0]).parent),
         log:
             "logs/synthesize_corpus.log",
         conda:
             "../envs/audio.yaml"
+        params:
+            root=lambda w, output: str(Path(output[0]).parent),
         script:
             "../scripts/synthesize_corpus.py"

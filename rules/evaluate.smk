@@ -23,13 +23,13 @@ rule agreement:
         split=f"{RES}/split/split.csv",
     output:
         f"{RES}/tables/raters_agreement.csv",
-    params:
-        uncertainty=config["uncertainty"],
-        step=config["labels"]["step"],
     log:
         "logs/agreement.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        uncertainty=config["uncertainty"],
+        step=config["labels"]["step"],
     script:
         "../scripts/agreement.py"
 
@@ -41,9 +41,7 @@ rule tables:
         raw=[f"{system_dir('train', s)}/predictions.csv" for s in GRID],
         postprocessed=[f"{system_dir('postprocess', s)}/predictions.csv" for s in GRID],
         settings=[f"{system_dir('postprocess', s)}/settings.json" for s in GRID],
-        history=[
-            f"{system_dir('train', s)}/history.csv" for s in GRID if s.model in NET_MODELS
-        ],
+        history=[f"{system_dir('train', s)}/history.csv" for s in GRID if s.model in NET_MODELS],
         agreement=f"{RES}/tables/raters_agreement.csv",
     output:
         multiext(f"{RES}/tables/trigeorgis2016_table1", ".csv", ".md", ".tex"),
@@ -75,6 +73,10 @@ rule tables:
             category="Tables and findings",
             subcategory="Findings",
         ),
+    log:
+        "logs/tables.log",
+    conda:
+        "../envs/torch.yaml"
     params:
         outdir=lambda w, output: str(Path(output.metrics).parent),
         corpus=CORPUS,
@@ -82,10 +84,6 @@ rule tables:
         uncertainty=config["uncertainty"],
         collapse=config["collapse"],
         step=config["labels"]["step"],
-    log:
-        "logs/tables.log",
-    conda:
-        "../envs/torch.yaml"
     script:
         "../scripts/tables.py"
 
@@ -97,13 +95,13 @@ rule beyond_table:
         f"{RES}/tables/all_metrics.csv",
     output:
         multiext(f"{RES}/tables/beyond_table", ".csv", ".md", ".tex"),
-    params:
-        models=config["models"],
-        bundle=config["ssl"]["bundle"],
-        corpus=CORPUS,
     log:
         "logs/beyond_table.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        models=config["models"],
+        bundle=config["ssl"]["bundle"],
+        corpus=CORPUS,
     script:
         "../scripts/beyond_table.py"

@@ -11,19 +11,19 @@ rule extract_features:
         labels=f"{RES}/ingest/labels.csv",
     output:
         f"{RES}/features/{{featureset}}/{{recording}}.npz",
-    params:
-        step=config["labels"]["step"],
-        alignment=config["labels"]["alignment"],
-        sample_rate=config["audio"]["sample_rate"],
-    resources:
-        mem_mb=lambda w, input, attempt: job_resources.for_features(w, input, attempt)["mem_mb"],
-        runtime=lambda w, input, attempt: job_resources.for_features(w, input, attempt)["runtime"],
     log:
         "logs/extract_features/{featureset}/{recording}.log",
     benchmark:
         f"benchmarks/{CORPUS}/extract_features/{{featureset}}/{{recording}}.tsv"
     conda:
         "../envs/features.yaml"
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_features(w, input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_features(w, input, attempt)["runtime"],
+    params:
+        step=config["labels"]["step"],
+        alignment=config["labels"]["alignment"],
+        sample_rate=config["audio"]["sample_rate"],
     script:
         "../scripts/extract_features.py"
 
@@ -52,18 +52,18 @@ rule extract_ssl:
         labels=f"{RES}/ingest/labels.csv",
     output:
         f"{RES}/features/ssl/{{recording}}.npz",
-    params:
-        ssl=config["ssl"],
-        alignment=config["labels"]["alignment"],
-    threads: 4
-    resources:
-        gpu=1,
-        mem_mb=8000,
     log:
         "logs/extract_ssl/{recording}.log",
     benchmark:
         f"benchmarks/{CORPUS}/extract_ssl/{{recording}}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    params:
+        ssl=config["ssl"],
+        alignment=config["labels"]["alignment"],
     script:
         "../scripts/extract_ssl.py"

@@ -23,17 +23,17 @@ rule figure_traces:
             subcategory="Fig. 3: traces",
         ),
         segment_pdf=f"{FIG}/traces_segment.pdf",
-    params:
-        labels=lambda w, input: [Path(p).parts[-5] for p in input],
-    resources:
-        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
-        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
     log:
         "logs/figure_traces/{corpus}.log",
     benchmark:
         "benchmarks/{corpus}/figure_traces.tsv"
     conda:
         "../envs/report.yaml"
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
+    params:
+        labels=lambda w, input: [Path(p).parts[-5] for p in input],
     script:
         "../scripts/figure_traces.py"
 
@@ -51,17 +51,17 @@ rule figure_cells:
         ),
         pdf=f"{FIG}/cells_e2e.pdf",
         csv=f"{FIG}/cells_e2e.csv",
-    params:
-        min_frames=config["figures"]["min_cell_frames"],
-    resources:
-        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
-        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
     log:
         "logs/figure_cells/{corpus}.log",
     benchmark:
         "benchmarks/{corpus}/figure_cells.tsv"
     conda:
         "../envs/report.yaml"
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
+    params:
+        min_frames=config["figures"]["min_cell_frames"],
     script:
         "../scripts/figure_cells.py"
 
@@ -79,18 +79,18 @@ rule figure_lime:
         ),
         pdf=f"{FIG}/lime_spec.pdf",
         csv=f"{FIG}/lime_spec.csv",
-    params:
-        seed=config["seeds"][0],
-        samples=config["figures"]["lime_samples"],
-    resources:
-        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
-        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
     log:
         "logs/figure_lime/{corpus}.log",
     benchmark:
         "benchmarks/{corpus}/figure_lime.tsv"
     conda:
         "../envs/report.yaml"
+    resources:
+        mem_mb=lambda w, input, attempt: job_resources.for_figure(input, attempt)["mem_mb"],
+        runtime=lambda w, input, attempt: job_resources.for_figure(input, attempt)["runtime"],
+    params:
+        seed=config["seeds"][0],
+        samples=config["figures"]["lime_samples"],
     script:
         "../scripts/figure_lime.py"
 
@@ -133,12 +133,12 @@ rule figure_bars:
             subcategory="Table 1",
         ),
         yang_pdf=f"{FIG}/yang2018_bars.pdf",
-    params:
-        published="SEMAINE" if config["corpus"]["adapter"] == "semaine" else "RECOLA",
     log:
         "logs/figure_bars/{corpus}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        published="SEMAINE" if config["corpus"]["adapter"] == "semaine" else "RECOLA",
     script:
         "../scripts/figure_bars.py"
 

@@ -16,6 +16,10 @@ checkpoint ingest:
         manifest=f"{RES}/ingest/manifest.csv",
         labels=f"{RES}/ingest/labels.csv",
         raters=f"{RES}/ingest/raters.csv",
+    log:
+        "logs/ingest.log",
+    conda:
+        "../envs/audio.yaml"
     params:
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),
@@ -23,9 +27,5 @@ checkpoint ingest:
         dimensions=DIMENSIONS,
         step=config["labels"]["step"],
         max_mismatch=config["labels"]["max_length_mismatch"],
-    log:
-        "logs/ingest.log",
-    conda:
-        "../envs/audio.yaml"
     script:
         "../scripts/ingest.py"

@@ -18,11 +18,11 @@ rule run_cost:
         pdf=f"{RES}/runcost/run_cost.pdf",
         table=f"{RES}/runcost/run_cost.md",
         jobs=f"{RES}/runcost/jobs.csv",
-    params:
-        corpus=CORPUS,
     log:
         "logs/run_cost.log",
     conda:
         "../envs/report.yaml"
+    params:
+        corpus=CORPUS,
     script:
         "../scripts/run_cost.py"

@@ -7,14 +7,14 @@ checkpoint split:
     output:
         f"{RES}/split/split.csv",
         notes=f"{RES}/split/notes.txt",
+    log:
+        "logs/split.log",
+    conda:
+        "../envs/audio.yaml"
     params:
         split=config["split"],
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),
         options=config["corpus"].get("options", {}),
-    log:
-        "logs/split.log",
-    conda:
-        "../envs/audio.yaml"
     script:
         "../scripts/split.py"

@@ -12,10 +12,14 @@ rule train_network:
         model=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
         history=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
-    params:
-        p=train_params,
+    log:
+        "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
+    benchmark:
+        f"benchmarks/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:
         model=alternation(NET_MODELS),
+    conda:
+        "../envs/torch.yaml"
     threads: 4
     resources:
         gpu=1,
@@ -25,12 +29,8 @@ rule train_network:
         runtime=lambda w, input, attempt: job_resources.for_training(
             systems.model_settings(config, w.model), input, attempt
         )["runtime"],
-    log:
-        "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
-    benchmark:
-        f"benchmarks/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
-    conda:
-        "../envs/torch.yaml"
+    params:
+        p=train_params,
     script:
         "../scripts/train_network.py"
 
@@ -43,12 +43,15 @@ rule train_svr:
     output:
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
         grid=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
-    params:
-        p=train_params,
-        step=config["labels"]["step"],
+    log:
+        "logs/train_svr/{model}/{objective}/{target}/seed{seed}.log",
+    benchmark:
+        f"benchmarks/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:
         model=alternation(SVR_MODELS),
         objective="mse",
+    conda:
+        "../envs/features.yaml"
     resources:
         mem_mb=lambda w, input, attempt: job_resources.for_svr(
             systems.model_settings(config, w.model), input, attempt
@@ -56,11 +59,8 @@ rule train_svr:
         runtime=lambda w, input, attempt: job_resources.for_svr(
             systems.model_settings(config, w.model), input, attempt
         )["runtime"],
-    log:
-        "logs/train_svr/{model}/{objective}/{target}/seed{seed}.log",
-    benchmark:
-        f"benchmarks/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
-    conda:
-        "../envs/features.yaml"
+    params:
+        p=train_params,
+        step=config["labels"]["step"],
     script:
         "../scripts/train_svr.py"
