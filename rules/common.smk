@@ -93,10 +93,11 @@ def train_params(wildcards):
 
 def figure_runs():
     """Model -> the runs its figures show: the CCC objective if trained (else its first), the first seed."""
-    seed = config["seeds"][0]
     out = {}
     for model in MODELS:
-        objectives = systems.model_settings(config, model)["objectives"]
+        settings = systems.model_settings(config, model)
+        objectives = settings["objectives"]
+        seed = settings.get("seeds", config["seeds"])[0]
         objective = "ccc" if "ccc" in objectives else objectives[0]
         out[model] = [s for s in GRID if s.model == model and s.objective == objective and s.seed == seed]
     return out

@@ -79,7 +79,7 @@ def grid(config: dict) -> list[System]:
         settings = model_settings(config, model)
         for objective in settings["objectives"]:
             for target in targets(config, model):
-                for seed in config.get("seeds", [1]):
+                for seed in settings.get("seeds", config.get("seeds", [1])):
                     out.append(System(model, objective, target, seed, settings))
     return out
 
