@@ -66,3 +66,16 @@ def test_missing_runs_are_marked_and_listed(metrics):
     assert "wavespec/ccc (arousal)" in table.attrs["missing"] and any("missing" in n for n in table.attrs["notes"])
     with pytest.raises(InputError, match="missing columns"):
         beyond_table(metrics.drop(columns="postprocessed"), MODELS, "HUBERT_BASE", "recola")
+
+
+def test_intervals_and_collapse_flags_of_all_metrics_are_shown(metrics):
+    """With the columns the tables rule adds to all_metrics.csv, cells carry the interval and the collapse flag."""
+    metrics = metrics.assign(ccc_low=metrics["ccc"] - 0.1, ccc_high=metrics["ccc"] + 0.05, collapsed=False,
+                             collapse_reason="")
+    dead = (metrics["model"] == "wavlm") & (metrics["objective"] == "mse")
+    metrics.loc[dead, "collapsed"] = True
+    metrics.loc[dead, "collapse_reason"] = "near-constant test predictions"
+    table = beyond_table(metrics, MODELS, "WAVLM_BASE_PLUS", "recola")
+    assert table.iloc[0]["arousal"] == ".510 [.410, .560] (.610)"
+    assert table.iloc[3]["valence (raw)"].startswith("collapsed: .300 [.200, .350]")
+    assert any("interval" in note for note in table.attrs["notes"])

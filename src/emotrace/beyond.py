@@ -13,7 +13,7 @@ import pandas as pd
 
 from emotrace.errors import InputError
 from emotrace.systems import SSL_NETWORKS
-from emotrace.tables import DIMENSIONS, MISSING, YANG_PUBLISHED, format_cell
+from emotrace.tables import DIMENSIONS, MISSING, YANG_PUBLISHED, system_cell
 
 # (network, objective, label, published arousal, published valence on RECOLA, test only)
 REFERENCES = [
@@ -29,14 +29,14 @@ SSL_LABELS = {
 
 
 def _cell(df: pd.DataFrame, model: str, objective: str, dimension: str, postprocessed: bool) -> tuple[str, str]:
-    """'test (dev)' and the target used, preferring a per-dimension run to a joint one."""
+    """'test [interval] (dev)' as in the papers' tables (`collapsed: ...` for a degenerate run) and the
+    target used, preferring a per-dimension run to a joint one."""
     rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
               & (df["postprocessed"].astype(bool) == postprocessed)]
     for target in (dimension, "joint"):
         chosen = rows[rows["target"] == target]
         if not chosen.empty:
-            by_part = {p: chosen.loc[chosen["partition"] == p, "ccc"].to_list() for p in ("test", "dev")}
-            return format_cell(by_part["test"], by_part["dev"]), target
+            return system_cell(chosen)[0], target
     return MISSING, ""
 
 
@@ -71,7 +71,9 @@ def beyond_table(metrics: pd.DataFrame, models: dict[str, dict], ssl_bundle: str
                                         "published arousal (RECOLA)", "published valence (RECOLA)"])
     notes = [
         f"CCC on test (dev in parentheses) on {corpus_label}, all recordings of a partition concatenated; "
-        "mean±std over seeds where there are several; columns without '(raw)' are post-processed (tuned on dev)",
+        "mean±std over seeds where there are several; columns without '(raw)' are post-processed (tuned on dev); "
+        "[low, high]: the 95 % block-bootstrap interval of all_metrics.csv (see the papers' tables' notes); "
+        "neither paper makes a claim about SSL systems, so findings.md has none for these rows",
         "published: test CCC of Trigeorgis et al. 2016 and Yang & Hirschberg 2018 on RECOLA (their own splits); "
         "no published figure exists for the SSL rows",
     ]
