@@ -8,6 +8,13 @@ CORES ?= 2
 # Seconds after which the SLURM tests are killed (make test, make test-slurm).
 SLURM_TIMEOUT ?= 1800
 SNAKEMAKE := $(VENV)/bin/snakemake
+# Without an NVIDIA GPU the one `gpu` slot of profiles/local would queue every
+# training job behind the others for nothing: CPU-only machines let them run side
+# by side, one thread each (torch uses a second thread poorly on small batches).
+GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+ifeq ($(GPUS),0)
+CPU_ONLY := --set-resources train_network:gpu=0 extract_ssl:gpu=0 --set-threads train_network=1 extract_ssl=1
+endif
 
 .PHONY: setup run test test-slurm figures report lint clean
 
@@ -23,7 +30,7 @@ $(STAMP): requirements.lock pyproject.toml
 FIGURE_RULES := figure_traces figure_cells figure_lime figure_curves figure_bars
 
 run: setup
-	$(SNAKEMAKE) --profile profiles/local --cores $(CORES)
+	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) $(CPU_ONLY)
 	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
 	$(PY) -m emotrace.cli show results
 
