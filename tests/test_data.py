@@ -178,7 +178,7 @@ def test_lazy_datasets_give_the_eager_inputs(tmp_path, kind):
 
 
 def test_a_dataset_holds_no_audio_or_feature_rows(tmp_path):
-    """Memory must not grow with the partition's audio: the dataset keeps labels and masks, and reads inputs per item."""
+    """Memory must not grow with the partition: the dataset keeps labels and masks, and reads inputs per item."""
     files = [write_recording(tmp_path, f"r{i}", 900, hop=50, seed=i) for i in range(3)]
     feats = {f"r{i}": write_features(tmp_path, f"r{i}", 900, n_features=64) for i in range(3)}
 

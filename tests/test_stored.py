@@ -18,7 +18,7 @@ def test_rows_equal_np_load(tmp_path, dtype):
     path = tmp_path / "a.npz"
     write_npz(path, first=np.arange(3), values=values, last=np.asarray("x"))
     stored = StoredArray(path, "values")
-    assert not stored.in_memory and stored.shape == values.shape and stored.dtype == values.dtype and len(stored) == 37
+    assert stored.by_rows and stored.shape == values.shape and stored.dtype == values.dtype and len(stored) == 37
     np.testing.assert_array_equal(stored.rows(0, 37), values)
     np.testing.assert_array_equal(stored.rows(5, 9), values[5:9])
     np.testing.assert_array_equal(stored.rows(-3, 2), values[:2])  # clipped like a window past the start
@@ -37,7 +37,7 @@ def test_compressed_members_are_read_whole(tmp_path):
     path = tmp_path / "c.npz"
     np.savez_compressed(path, values=values)
     stored = StoredArray(path, "values")
-    assert stored.in_memory
+    assert not stored.by_rows and stored.shape == (20, 3)
     np.testing.assert_array_equal(stored.rows(4, 8), values[4:8])
 
 

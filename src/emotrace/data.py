@@ -56,7 +56,8 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
                 raise InputError(path, f"segment file lacks keys {missing}")
             eager = audio and not lazy
             arrays = {key: npz[key] for key in keys if key != "audio" or eager}
-            audio_shape = arrays["audio"].shape if eager else _npz_shape(npz, "audio")
+            stored_audio = None if eager else StoredArray(path, "audio")  # its shape, from the header
+            audio_shape = arrays["audio"].shape if eager else stored_audio.shape
     except (OSError, ValueError, EOFError) as err:
         if isinstance(err, InputError):
             raise
@@ -81,7 +82,7 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
     if eager:
         audio_array = np.ascontiguousarray(arrays["audio"], dtype=np.float32)
     else:
-        audio_array = StoredArray(path, "audio") if audio else None
+        audio_array = stored_audio if audio else None
     return Segments(
         path=path,
         recording=str(arrays["recording"]),
@@ -92,15 +93,6 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
         frame0=frame0.astype(np.int64),
         label_offset=int(arrays["label_offset"]),
     )
-
-
-def _npz_shape(npz, key: str) -> tuple[int, ...]:
-    """Shape of an array in an open .npz from its .npy header, without reading the data."""
-    with npz.zip.open(f"{key}.npy") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, _ = read_header(fh)
-    return tuple(shape)
 
 
 CHECK_ROWS = 2048

@@ -3,7 +3,8 @@
 `emotrace.io.write_npz` stores every array of a segment or feature file uncompressed (`np.savez`),
 so each array's bytes lie contiguously in the file at an offset that the zip and .npy headers give.
 `np.load(..., mmap_mode="r")` ignores `mmap_mode` for .npz files, hence this reader. A compressed or
-Fortran-ordered member (a file written by other tools) is loaded whole instead: same values, more memory.
+Fortran-ordered member (a file written by other tools) is loaded whole at its first read instead: same
+values, more memory.
 """
 
 from __future__ import annotations
@@ -27,27 +28,30 @@ class StoredArray:
         self.path = Path(path)
         self.key = key
         self._whole: np.ndarray | None = None
+        self.offset: int | None = None  # of the data in the file; None when the member is read whole
         try:
             with zipfile.ZipFile(self.path) as zf:
                 try:
                     info = zf.getinfo(f"{key}.npy")
                 except KeyError:
-                    raise InputError(self.path, f"lacks array {key!r} (has {sorted(n[:-4] for n in zf.namelist())})") from None
+                    has = sorted(n[:-4] for n in zf.namelist())
+                    raise InputError(self.path, f"lacks array {key!r} (has {has})") from None
                 with zf.open(info) as fh:
                     version = np.lib.format.read_magic(fh)
-                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    shape, fortran, dtype = read(fh)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
                     header_bytes = fh.tell()
-                if info.compress_type != zipfile.ZIP_STORED or fortran or dtype.hasobject or not shape:
-                    with zf.open(info) as fh:
-                        self._whole = np.ascontiguousarray(np.lib.format.read_array(fh, allow_pickle=False))
-            if self._whole is None:
+            if info.compress_type == zipfile.ZIP_STORED and not (fortran or dtype.hasobject or not shape):
                 with open(self.path, "rb") as fh:
                     fh.seek(info.header_offset)
                     signature, name_len, extra_len = _LOCAL_HEADER.unpack(fh.read(_LOCAL_HEADER.size))
                 if signature != _LOCAL_SIGNATURE:
                     raise InputError(self.path, f"damaged zip entry {info.filename!r}")
                 self.offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len + header_bytes
+        except InputError:
+            raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, struct.error) as err:
             raise InputError(self.path, f"cannot read array {key!r} ({err})") from err
         self.shape: tuple[int, ...] = tuple(shape)
@@ -58,15 +62,21 @@ class StoredArray:
         return self.shape[0]
 
     @property
-    def in_memory(self) -> bool:
-        """True when the member could not be read by rows (compressed) and is held whole."""
-        return self._whole is not None
+    def by_rows(self) -> bool:
+        """False when the member cannot be read by rows (compressed): the first read loads it whole."""
+        return self.offset is not None
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
         """A new array of rows [lo, hi) (clipped to the array), read from the file."""
         lo, hi = max(0, lo), min(hi, len(self))
         hi = max(lo, hi)
-        if self._whole is not None:
+        if self.offset is None:
+            if self._whole is None:
+                try:
+                    with np.load(self.path, allow_pickle=False) as npz:
+                        self._whole = np.ascontiguousarray(npz[self.key])
+                except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                    raise InputError(self.path, f"cannot read array {self.key!r} ({err})") from err
             return self._whole[lo:hi].copy()
         out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
         if hi > lo:
