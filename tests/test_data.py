@@ -128,3 +128,76 @@ def test_audio_shape_is_checked_without_reading_it(tmp_path):
     write_npz(path, **{**arrays, "audio": arrays["audio"][:, :100]})
     with pytest.raises(InputError, match=r"'audio' has shape \(2, 100\)"):
         load_segments(path, ["arousal"], audio=False)
+
+
+def eager_items(segment_files, features=None, normalise=None, with_audio=False):
+    """The inputs as the earlier, eager datasets built them: every file's arrays loaded whole, then windowed."""
+    from emotrace.data import feature_window
+
+    out = []
+    for path in segment_files:
+        with np.load(path) as npz:
+            audio, frame0, recording = npz["audio"].astype(np.float32), npz["frame0"], str(npz["recording"])
+        rows = None
+        if features is not None:
+            with np.load(features[recording]) as npz:
+                values = npz["values"]
+            values = normalise(values) if normalise is not None else values
+            rows = np.ascontiguousarray(values, dtype=np.float16 if normalise is None and values.dtype == np.float16
+                                        else np.float32)
+        for s, f0 in enumerate(frame0):
+            if rows is None:
+                out.append(audio[s])
+            else:
+                window = feature_window(rows, int(f0))
+                out.append(np.concatenate([audio[s], window.reshape(-1)]) if with_audio else window)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["audio", "features", "float16", "audio+features"])
+def test_lazy_datasets_give_the_eager_inputs(tmp_path, kind):
+    from emotrace.normalise import apply_stats, fit_stats
+
+    files = [write_recording(tmp_path, "a", 420, hop=50, seed=2), write_recording(tmp_path, "b", 260, "end", seed=3)]
+    rng = np.random.default_rng(4)
+    dtype = np.float16 if kind == "float16" else np.float32
+    feats = {}
+    for name, n in (("a", 420), ("b", 260)):
+        feats[name] = tmp_path / f"{name}.feat.npz"
+        write_npz(feats[name], values=(rng.standard_normal((n, 6)) * 3 + 1).astype(dtype))
+    stats = fit_stats([np.load(feats["a"])["values"]], [f"f{i}" for i in range(6)])
+    features = None if kind == "audio" else feats
+    normalise = (lambda v: apply_stats(v, stats)) if kind in ("features", "audio+features") else None
+    ds = SegmentDataset(files, ["arousal"], features, normalise, with_audio=kind == "audio+features")
+    expected = eager_items(files, features, normalise, with_audio=kind == "audio+features")
+    assert len(ds) == len(expected)
+    for i, want in enumerate(expected):
+        x = ds[i][0]
+        assert x.dtype == torch.float32
+        np.testing.assert_array_equal(x.numpy(), want)
+
+
+def test_a_dataset_holds_no_audio_or_feature_rows(tmp_path):
+    """Memory must not grow with the partition: the dataset keeps labels and masks, and reads inputs per item."""
+    files = [write_recording(tmp_path, f"r{i}", 900, hop=50, seed=i) for i in range(3)]
+    feats = {f"r{i}": write_features(tmp_path, f"r{i}", 900, n_features=64) for i in range(3)}
+
+    def held_bytes(obj, seen=None) -> int:
+        seen = set() if seen is None else seen
+        if id(obj) in seen:
+            return 0
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            return obj.nbytes
+        if isinstance(obj, (list, tuple)):
+            return sum(held_bytes(o, seen) for o in obj)
+        if isinstance(obj, dict):
+            return sum(held_bytes(o, seen) for o in obj.values())
+        if hasattr(obj, "__dict__"):
+            return held_bytes(vars(obj), seen)
+        return 0
+
+    for features in (None, feats):
+        ds = SegmentDataset(files, ["arousal"], features, with_audio=False)
+        inputs = sum(ds[i][0].numpy().nbytes for i in range(len(ds)))
+        assert held_bytes(ds) < inputs / 20, f"dataset holds {held_bytes(ds)} B of {inputs} B of inputs"

@@ -86,3 +86,45 @@ def test_iteration_cap_is_recorded():
     assert (capped["n_iter"] <= 5).all() and not capped["converged"].any()
     _, free = fit_svr_grid(X, y, X, y, [1e-2, 1.0], None, 0)
     assert free["converged"].all() and (free["n_iter"] > 5).all()
+
+
+def test_experiment_subsamples_while_reading_and_matches_the_eager_fit(tmp_path):
+    """svr_experiment reads one recording at a time and keeps only the sub-sampled training frames; its grid and
+    predictions equal those of the earlier path (every frame concatenated, then fit_svr_grid sub-sampling)."""
+    import logging
+
+    import pandas as pd
+
+    from emotrace.experiment import svr_experiment
+    from emotrace.io import write_npz
+    from emotrace.normalise import apply_stats, fit_stats
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal(4)
+    parts, label_rows, arrays = {"train": [], "dev": [], "test": []}, [], {}
+    for i, (part, n) in enumerate([("train", 130), ("train", 95), ("train", 120), ("dev", 80), ("dev", 70),
+                                   ("test", 60)]):
+        X, y = linear_problem(n + 3, 1.0, 0.2, rng, w)
+        path = tmp_path / f"r{i}.npz"
+        write_npz(path, values=(X * 2 + 1).astype(np.float32))
+        arrays[path] = X[:n]
+        parts[part].append(path)
+        label_rows.append(pd.DataFrame({"recording": f"r{i}", "dimension": "arousal", "frame": np.arange(n)[::-1],
+                                        "value": y[:n][::-1]}))  # gold shorter than the rows, unordered
+    labels = pd.concat(label_rows, ignore_index=True)
+    stats = fit_stats([np.load(p)["values"] for p in parts["train"]], [f"f{k}" for k in range(4)])
+    normalise = lambda v: apply_stats(v, stats)  # noqa: E731
+    settings = {"c_grid": [1e-3, 1e-1], "max_train_frames": 100, "max_iter": 100_000}
+    predictions, grid = svr_experiment(settings, parts, labels, ["arousal"], normalise, 7, logging.getLogger("t"))
+
+    def eager(part):
+        xs = [normalise(np.load(p)["values"])[: len(arrays[p])] for p in parts[part]]
+        ys = [labels[labels["recording"] == p.stem].sort_values("frame")["value"].to_numpy() for p in parts[part]]
+        return np.concatenate(xs), np.concatenate(ys)
+
+    model, want = fit_svr_grid(*eager("train"), *eager("dev"), settings["c_grid"], 100, 7, max_iter=100_000)
+    assert set(grid["n_train"]) <= {86, 87}  # every 4th of 345 frames
+    pd.testing.assert_frame_equal(grid.drop(columns=["fit_seconds", "dimension"]), want.drop(columns="fit_seconds"))
+    test = predictions[predictions["partition"] == "test"]
+    np.testing.assert_array_equal(test["prediction"].to_numpy(), model.predict(eager("test")[0]))
+    assert set(predictions["partition"]) == {"dev", "test"} and len(predictions) == 80 + 70 + 60

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from emotrace.errors import InputError
 from emotrace.segments import SEGMENT_FRAMES, SEGMENT_SAMPLES
+from emotrace.stored import StoredArray
 
 Normaliser = Callable[[np.ndarray], np.ndarray]
 
@@ -23,7 +24,7 @@ class Segments:
     path: Path
     recording: str
     tiling: str
-    audio: np.ndarray | None  # (n, 96000) float32; None when loaded without audio (feature models)
+    audio: np.ndarray | StoredArray | None  # (n, 96000) float32, or read by rows (lazy); None without audio
     labels: np.ndarray  # (n, 150, D) float32
     mask: np.ndarray  # (n, 150) bool
     frame0: np.ndarray  # (n,) int64
@@ -32,11 +33,19 @@ class Segments:
     def __len__(self) -> int:
         return len(self.frame0)
 
+    def segment_audio(self, i: int) -> np.ndarray:
+        """Segment i's audio (96000,) as float32, read from the file when loaded lazily."""
+        if isinstance(self.audio, StoredArray):
+            return np.asarray(self.audio.row(i), dtype=np.float32)
+        return self.audio[i]
 
-def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = True) -> Segments:
+
+def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = True, lazy: bool = False) -> Segments:
     """Read and check a segment .npz (docs/architecture.md) and keep the label dimensions named in `dimensions`.
 
-    With `audio=False` the audio (99 % of the file) is checked by shape but never read, for models on features.
+    With `audio=False` the audio (99 % of the file) is checked by shape but never read, for models on features;
+    with `lazy=True` it is read one segment at a time when asked for (`Segments.segment_audio`), so that a
+    dataset over a whole partition holds its labels and masks but no audio.
     """
     path = Path(path)
     keys = ("audio", "labels", "mask", "frame0", "label_offset", "dimensions", "recording", "tiling")
@@ -45,8 +54,10 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
             missing = [k for k in keys if k not in npz.files]
             if missing:
                 raise InputError(path, f"segment file lacks keys {missing}")
-            arrays = {key: npz[key] for key in keys if key != "audio" or audio}
-            audio_shape = arrays["audio"].shape if audio else _npz_shape(npz, "audio")
+            eager = audio and not lazy
+            arrays = {key: npz[key] for key in keys if key != "audio" or eager}
+            stored_audio = None if eager else StoredArray(path, "audio")  # its shape, from the header
+            audio_shape = arrays["audio"].shape if eager else stored_audio.shape
     except (OSError, ValueError, EOFError) as err:
         if isinstance(err, InputError):
             raise
@@ -68,11 +79,15 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
     if absent:
         raise InputError(path, f"dimensions {absent} not in the segment file; available: {available}")
     columns = [available.index(d) for d in dimensions]
+    if eager:
+        audio_array = np.ascontiguousarray(arrays["audio"], dtype=np.float32)
+    else:
+        audio_array = stored_audio if audio else None
     return Segments(
         path=path,
         recording=str(arrays["recording"]),
         tiling=str(arrays["tiling"]),
-        audio=np.ascontiguousarray(arrays["audio"], dtype=np.float32) if audio else None,
+        audio=audio_array,
         labels=np.ascontiguousarray(labels[:, :, columns], dtype=np.float32),
         mask=mask.astype(bool),
         frame0=frame0.astype(np.int64),
@@ -80,41 +95,49 @@ def load_segments(path: str | Path, dimensions: Sequence[str], audio: bool = Tru
     )
 
 
-def _npz_shape(npz, key: str) -> tuple[int, ...]:
-    """Shape of an array in an open .npz from its .npy header, without reading the data."""
-    with npz.zip.open(f"{key}.npy") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, _ = read_header(fh)
-    return tuple(shape)
+CHECK_ROWS = 2048
+"""Rows per block of the pass that checks a feature file's normalised rows for NaN (bounded memory)."""
 
 
-def load_feature_rows(path: str | Path, normalise: Normaliser | None = None) -> np.ndarray:
-    """Read a feature .npz's `values` (n_frames, F) as float32, normalised with train-only statistics if given.
+class FeatureRows:
+    """A recording's feature rows (n_frames, F): read from its .npz window by window and normalised as read.
 
-    Un-normalised float16 rows (the `ssl` features) stay float16, halving the memory they take;
-    `feature_window` turns each window into float32.
+    Normalisation (train-only statistics, `emotrace.normalise.apply_stats`) works row by row, so a window
+    normalised on its own equals the same rows of the whole normalised file; rows are float32, except
+    un-normalised float16 rows (the `ssl` features), which stay float16 until `feature_window`. Sliced like
+    an array (`rows[lo:hi]`, `len`, `shape`), it holds no rows: a partition of ComParE 6373 rows (3 GB for
+    RECOLA's training speakers) is never in memory at once.
     """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if "values" not in npz.files:
-                raise InputError(path, f"feature file lacks key 'values' (has {npz.files})")
-            values = npz["values"]
-    except (OSError, ValueError, EOFError) as err:
-        raise InputError(path, f"cannot read feature file ({err})") from err
-    if values.ndim != 2:
-        raise InputError(path, f"'values' must be (n_frames, F), got shape {values.shape}")
-    if normalise is not None:
-        values = normalise(values)
-    keep_half = normalise is None and values.dtype == np.float16
-    values = np.ascontiguousarray(values, dtype=np.float16 if keep_half else np.float32)
-    if not np.isfinite(values).all():
-        raise InputError(path, "features contain NaN or infinite values (after normalisation)")
-    return values
+
+    def __init__(self, path: str | Path, normalise: Normaliser | None = None):
+        self.path = Path(path)
+        self.stored = StoredArray(self.path, "values")
+        if len(self.stored.shape) != 2:
+            raise InputError(self.path, f"'values' must be (n_frames, F), got shape {self.stored.shape}")
+        self.normalise = normalise
+        self.keep_half = normalise is None and self.stored.dtype == np.float16
+        width = self._convert(self.stored.rows(0, 0)).shape[1]
+        for _, block in self.stored.chunks(CHECK_ROWS):
+            if not np.isfinite(self._convert(block)).all():
+                raise InputError(self.path, "features contain NaN or infinite values (after normalisation)")
+        self.shape = (len(self.stored), width)
+
+    def _convert(self, values: np.ndarray) -> np.ndarray:
+        if self.normalise is not None:
+            values = self.normalise(values)
+        return np.ascontiguousarray(values, dtype=np.float16 if self.keep_half else np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("FeatureRows takes a contiguous slice of rows")
+        lo, hi, _ = rows.indices(len(self))
+        return self._convert(self.stored.rows(lo, hi))
 
 
-def feature_window(rows: np.ndarray, frame0: int) -> np.ndarray:
+def feature_window(rows: np.ndarray | FeatureRows, frame0: int) -> np.ndarray:
     """Rows [frame0, frame0 + 150) of a recording's features, zero where the recording has no row."""
     window = np.zeros((SEGMENT_FRAMES, rows.shape[1]), dtype=np.float32)
     lo, hi = max(frame0, 0), min(frame0 + SEGMENT_FRAMES, len(rows))
@@ -130,9 +153,10 @@ class SegmentDataset(Dataset):
     the recording's feature rows for the segment's 150 label frames (150, F), normalised by
     `normalise` (built from training-set statistics) and zero past the end of the recording;
     with `with_audio` as well, both packed in one vector (96000 + 150 F,) for the fusion models
-    (`emotrace.models.ssl_blstm.pack`). Everything is held in memory as float32: about 1-2 GB of
-    audio for RECOLA's training partition; with features only, the feature rows and labels (the
-    segments' audio is not read); float16 feature rows used as stored (`ssl`) stay float16.
+    (`emotrace.models.ssl_blstm.pack`). Only the labels, masks and segment starts are held in
+    memory; each item's audio and feature rows are read from the files when the item is asked
+    for (`emotrace.stored`), so memory does not grow with the partition's audio or features
+    (docs/scale.md, "Memory that does not grow with the corpus").
     """
 
     def __init__(
@@ -146,17 +170,18 @@ class SegmentDataset(Dataset):
         if not segment_files:
             raise InputError("segment files", "no segment file given")
         self.dimensions = list(dimensions)
-        self.files = [load_segments(path, self.dimensions, audio=features is None or with_audio) for path in segment_files]
+        self.files = [load_segments(path, self.dimensions, audio=features is None or with_audio, lazy=True)
+                      for path in segment_files]
         self.recordings = [f.recording for f in self.files]
         if with_audio and features is None:
             raise InputError("features", "packing audio with features needs feature files")
         self.input_kind = "audio" if features is None else "audio+features" if with_audio else "features"
-        self.feature_rows: list[np.ndarray] = []
+        self.feature_rows: list[FeatureRows] = []
         if features is not None:
             for seg in self.files:
                 if seg.recording not in features:
                     raise InputError(seg.path, f"no feature file for recording {seg.recording!r}")
-                rows = load_feature_rows(features[seg.recording], normalise)
+                rows = FeatureRows(features[seg.recording], normalise)
                 used = (seg.frame0[:, None] + np.arange(SEGMENT_FRAMES))[seg.mask]
                 if used.size and (used.min() < 0 or used.max() >= len(rows)):
                     raise InputError(
@@ -183,7 +208,7 @@ class SegmentDataset(Dataset):
         if self.feature_rows:
             x = torch.from_numpy(feature_window(self.feature_rows[f], int(seg.frame0[s])))
             if self.input_kind == "audio+features":
-                x = torch.cat([torch.from_numpy(seg.audio[s]), x.reshape(-1)])
+                x = torch.cat([torch.from_numpy(seg.segment_audio(s)), x.reshape(-1)])
         else:
-            x = torch.from_numpy(seg.audio[s])
+            x = torch.from_numpy(seg.segment_audio(s))
         return x, torch.from_numpy(seg.labels[s]), torch.from_numpy(seg.mask[s]), f, int(seg.frame0[s])

@@ -15,7 +15,8 @@ from emotrace.errors import InputError
 from emotrace.io import write_csv
 from emotrace.normalise import apply_stats, load_stats
 from emotrace.predictions import to_frame
-from emotrace.svr import SVR_MAX_ITER, fit_svr_grid
+from emotrace.stored import StoredArray
+from emotrace.svr import SVR_MAX_ITER, even_subsample, fit_svr_grid
 from emotrace.training import TrainSettings, train
 
 OUTPUTS = ("model.pt", "history.csv", "predictions.csv")
@@ -106,22 +107,44 @@ def trained_on(corpus: dict, split: dict, parts: dict[str, list[Path]]) -> dict:
     }
 
 
-def frame_rows(
-    feature_files: Sequence[Path], labels: pd.DataFrame, dimension: str, normalise
-) -> tuple[list[str], list, list]:
-    """Per recording: normalised feature rows and the gold trace of one dimension, cut to the shorter."""
-    recs, xs, ys = [], [], []
-    for path in feature_files:
-        rec = Path(path).stem
-        gold = labels[(labels["recording"] == rec) & (labels["dimension"] == dimension)].sort_values("frame")
-        if gold.empty:
-            raise InputError(rec, f"no {dimension} labels")
-        values = normalise(np.load(path)["values"])
-        n = min(len(values), len(gold))
-        recs.append(rec)
-        xs.append(values[:n])
-        ys.append(gold["value"].to_numpy()[:n])
-    return recs, xs, ys
+def gold_trace(labels: pd.DataFrame, recording: str, dimension: str) -> np.ndarray:
+    """A recording's gold values of one dimension, in frame order."""
+    gold = labels[(labels["recording"] == recording) & (labels["dimension"] == dimension)].sort_values("frame")
+    if gold.empty:
+        raise InputError(recording, f"no {dimension} labels")
+    return gold["value"].to_numpy()
+
+
+def recording_frames(path: Path, gold: np.ndarray, normalise, keep: np.ndarray | None = None):
+    """One recording's normalised feature rows and gold values, cut to the shorter; only rows `keep` if given."""
+    values = normalise(np.load(path)["values"])
+    n = min(len(values), len(gold))
+    x, y = values[:n], gold[:n]
+    if not np.isfinite(x).all():
+        raise InputError(path, "features contain NaN or infinite values (after normalisation)")
+    return (x, y) if keep is None else (x[keep], y[keep])
+
+
+def frame_rows(feature_files: Sequence[Path], labels: pd.DataFrame, dimension: str, normalise):
+    """Per recording, read one at a time: (recording, normalised feature rows, gold trace of one dimension)."""
+    for path in map(Path, feature_files):
+        yield (path.stem, *recording_frames(path, gold_trace(labels, path.stem, dimension), normalise))
+
+
+def subsampled_frames(feature_files: Sequence[Path], labels: pd.DataFrame, dimension: str, normalise,
+                      max_frames: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training frames `fit_svr_grid` keeps (`even_subsample` of all recordings' frames concatenated),
+    picked while reading one recording at a time: memory holds the kept frames, not the partition's."""
+    golds = [gold_trace(labels, Path(p).stem, dimension) for p in feature_files]
+    lengths = [min(len(StoredArray(p, "values")), len(g)) for p, g in zip(feature_files, golds)]
+    rows = even_subsample(sum(lengths), max_frames, seed)
+    bounds = np.cumsum([0, *lengths])
+    xs, ys = [], []
+    for path, gold, lo, hi in zip(map(Path, feature_files), golds, bounds[:-1], bounds[1:]):
+        x, y = recording_frames(path, gold, normalise, rows[(rows >= lo) & (rows < hi)] - lo)
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def svr_experiment(
@@ -133,19 +156,25 @@ def svr_experiment(
     seed: int,
     log: logging.Logger,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit the SVR baseline per dimension with C chosen on dev; predictions (dev, test) and the C grid."""
+    """Fit the SVR baseline per dimension with C chosen on dev; predictions (dev, test) and the C grid.
+
+    Memory: the kept training frames (`max_train_frames`), every dev frame (each C is scored on all of
+    them) and one test recording at a time.
+    """
     tables, grids = [], []
     for dim in dimensions:
-        data = {part: frame_rows(parts[part], labels, dim, normalise) for part in ("train", "dev", "test")}
+        X_train, y_train = subsampled_frames(parts["train"], labels, dim, normalise,
+                                             settings.get("max_train_frames"), seed)
+        dev = list(frame_rows(parts["dev"], labels, dim, normalise))
         model, grid = fit_svr_grid(
-            np.concatenate(data["train"][1]), np.concatenate(data["train"][2]),
-            np.concatenate(data["dev"][1]), np.concatenate(data["dev"][2]),
-            settings["c_grid"], settings.get("max_train_frames"), seed, max_iter=settings.get("max_iter", SVR_MAX_ITER),
+            X_train, y_train, [x for _, x, _ in dev], np.concatenate([y for _, _, y in dev]),
+            settings["c_grid"], None, seed, max_iter=settings.get("max_iter", SVR_MAX_ITER),
         )
+        del X_train, y_train
         grids.append(pd.DataFrame(grid).assign(dimension=dim))
         log.info("%s: C grid by dev CCC\n%s", dim, pd.DataFrame(grid).to_string(index=False))
-        for part in ("dev", "test"):
-            for rec, x, y in zip(*data[part]):
+        for part, pieces in (("dev", dev), ("test", frame_rows(parts["test"], labels, dim, normalise))):
+            for rec, x, y in pieces:
                 pred = model.predict(x)
                 tables.append(to_frame(rec, part, [dim], np.arange(len(y)), pred[:, None], y[:, None]))
     return pd.concat(tables, ignore_index=True), pd.concat(grids, ignore_index=True)

@@ -35,17 +35,21 @@ FEATURE_WIDTH = {"egemaps": 88, "compare": 650, "compare6373": 6373}
 FEATURE_COPIES = 4
 AUDIO_COPIES = 4  # the padded signal and openSMILE's own buffers
 LABEL_STEP = 0.04
-# Training: activation memory per segment of a batch (e2e at batch 50: (5.5 GB - 1 GB) / 50 ~ 90 MB) and the
-# seconds of one training step per segment on 2 CPU cores (e2e ~0.25 s; e2e2017 ~0.7 s, config.yaml's note).
-# The SSL models' figures are estimates from their parts (a BLSTM over cached layers; + Yang's branches), not
-# measured yet.
-ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec": 150, "drnn": 5, "blstm6373": 10,
+# Training: memory per segment of a batch, activations and the segment's input (e2e at batch 50: (5.5 GB - 1 GB)
+# / 50 ~ 90 MB; blstm6373: 10 MB of activations + its 150 x 6373 window, read and z-normalised in float64 per
+# item, ~15 MB), and the seconds of one training step per segment on 2 CPU cores (e2e ~0.25 s; e2e2017 ~0.7 s,
+# config.yaml's note). The SSL models' figures are estimates from their parts (a BLSTM over cached layers;
+# + Yang's branches), not measured yet.
+ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec": 150, "drnn": 5, "blstm6373": 25,
                  "ssl_blstm": 30, "ssl_spec": 130, "ssl_wavespec": 180}
 STEP_SECONDS = {"e2e": 0.25, "e2e2017": 0.7, "wave": 0.3, "spec": 0.3, "wavespec": 0.5, "drnn": 0.02,
                 "blstm6373": 0.05, "ssl_blstm": 0.05, "ssl_spec": 0.35, "ssl_wavespec": 0.55}
 SEGMENT_FILE_MB = (SEGMENT_SAMPLES * 4 + SEGMENT_FRAMES * (2 * 4 + 1) + 8) / MIB  # audio, 2 label dims, mask
-# SVR: the training and dev frames are held as float64 next to the float32 files; libsvm's fits per C.
-SVR_COPIES = 3
+# What a training dataset holds of a segment file: labels, mask and start, not the audio (read per item).
+SEGMENT_HELD_FRACTION = 1 - SEGMENT_SAMPLES * 4 / MIB / SEGMENT_FILE_MB
+# SVR: every dev frame as float32 (scored for each C), the kept training frames and one recording's rows at a
+# time: at most once every recording's features, whatever the split; libsvm's fits per C.
+SVR_COPIES = 1
 SVR_MINUTES_PER_FIT = 2.0
 # Figures: segments of the test recordings through the model (cells, LIME) or prediction tables (traces).
 FIGURE_SEGMENT_COPIES = 3
@@ -91,16 +95,13 @@ def features_request(audio_mb: float, feature_set: str, attempt: int = 1) -> dic
     return _request(mem, 1 + minutes * FEATURE_SECONDS_PER_MIN[feature_set] / 60, attempt)
 
 
-def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, features_mb: float,
-                  attempt: int = 1) -> dict:
-    """A network's training job: interpreter + dataset in memory + one batch's activations; epochs over every
-    segment at the cost of a training step (dev and test passes are cheaper, which is part of the margin)."""
+def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, attempt: int = 1) -> dict:
+    """A network's training job: interpreter + the datasets' labels and masks + one batch's inputs and
+    activations; epochs over every segment at the cost of a training step (dev and test passes are cheaper,
+    which is part of the margin). The segments' audio and the feature rows are read per item
+    (`emotrace.data.SegmentDataset`), so neither the audio nor the feature files add to the memory."""
     activation = _known(ACTIVATION_MB, network, "network")
-    if features_mb > 0:  # feature models keep the feature rows and the labels, not the segments' audio
-        dataset = features_mb + segments_mb * (1 - SEGMENT_SAMPLES * 4 / MIB / SEGMENT_FILE_MB)
-    else:
-        dataset = segments_mb
-    mem = BASE_MB["torch"] + dataset + batch_size * activation
+    mem = BASE_MB["torch"] + segments_mb * SEGMENT_HELD_FRACTION + batch_size * activation
     n_segments = segments_mb / SEGMENT_FILE_MB
     minutes = 2 + n_lr * epochs * n_segments * STEP_SECONDS[network] / 60
     return _request(mem, minutes, attempt)
@@ -130,7 +131,7 @@ def for_training(settings: Mapping, input, attempt: int) -> dict:
     """Request of a train_network job, from the model's resolved settings (systems.model_settings)."""
     lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
     return train_request(settings["network"], int(settings["batch_size"]), int(settings["max_epochs"]), len(lrs),
-                         input_mb(input, "segments"), input_mb(input, "features"), attempt)
+                         input_mb(input, "segments"), attempt)
 
 
 def for_svr(settings: Mapping, input, attempt: int) -> dict:
@@ -179,12 +180,11 @@ def plan(config: Mapping) -> dict[str, dict]:
         out[f"extract_features/{fs}"] = features_request(sizes["audio"], fs)
     for model in config["models"]:
         s = systems.model_settings(config, model)
-        features = sizes["features"][s["features"]] if s["network"] in systems.FEATURE_NETWORKS else 0.0
         if s["network"] == "svr":
-            out[f"train_svr/{model}"] = svr_request(features, len(s["c_grid"]))
+            out[f"train_svr/{model}"] = svr_request(sizes["features"][s["features"]], len(s["c_grid"]))
         else:
             lrs = s["lr"] if isinstance(s["lr"], list) else [s["lr"]]
             out[f"train_network/{model}"] = train_request(s["network"], s["batch_size"], s["max_epochs"], len(lrs),
-                                                          sizes["segments"], features)
+                                                          sizes["segments"])
     out["figures"] = figure_request(sizes["test_segments"], model_mb=30.0)
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ def even_subsample(n: int, max_frames: int | None, seed: int) -> np.ndarray:
 def fit_svr_grid(
     X_train: np.ndarray,
     y_train: np.ndarray,
-    X_dev: np.ndarray,
+    X_dev: np.ndarray | Sequence[np.ndarray],
     y_dev: np.ndarray,
     c_grid: list[float],
     max_train_frames: int | None,
@@ -52,15 +53,18 @@ def fit_svr_grid(
 ) -> tuple[SVR, pd.DataFrame]:
     """Fit one linear SVR per C and keep the one with the best CCC on all dev frames (concatenated).
 
-    Returns (best model, table with columns C, dev_ccc, fit_seconds, n_train, n_iter, converged,
-    chosen). Ties go to
+    `X_dev` may be a list of per-recording arrays (scored concatenated, predicted piece by piece, so no
+    float64 copy of every dev frame is made). Returns (best model, table with columns C, dev_ccc,
+    fit_seconds, n_train, n_iter, converged, chosen). Ties go to
     the smaller C. The chosen model is the one fitted on the (sub-sampled) training frames,
     not refitted on train + dev, so dev stays a pure model-selection set as in the paper.
     """
     X_train, y_train = _check_xy(X_train, y_train, "training")
-    X_dev, y_dev = _check_xy(X_dev, y_dev, "dev")
-    if X_train.shape[1] != X_dev.shape[1]:
-        raise InputError("features", f"training frames have {X_train.shape[1]} features, dev frames {X_dev.shape[1]}")
+    dev_pieces = [X_dev] if isinstance(X_dev, np.ndarray) else list(X_dev)
+    y_dev = _check_dev(dev_pieces, y_dev)
+    widths = {x.shape[1] for x in dev_pieces}
+    if widths != {X_train.shape[1]}:
+        raise InputError("features", f"training frames have {X_train.shape[1]} features, dev frames {', '.join(map(str, sorted(widths)))}")
     if not c_grid or any(not (c > 0) for c in c_grid):
         raise InputError("c_grid", f"needs at least one positive C, got {c_grid!r}")
     rows = even_subsample(X_train.shape[0], max_train_frames, seed)
@@ -74,7 +78,7 @@ def fit_svr_grid(
             model.fit(X_fit, y_fit)
         seconds = time.perf_counter() - start
         n_iter = int(np.max(model.n_iter_))
-        score = ccc(model.predict(X_dev), y_dev, where="dev")
+        score = ccc(np.concatenate([model.predict(x) for x in dev_pieces]), y_dev, where="dev")
         table.append({
             "C": c, "dev_ccc": score, "fit_seconds": seconds, "n_train": len(rows),
             "n_iter": n_iter, "converged": max_iter < 0 or n_iter < max_iter,
@@ -84,6 +88,23 @@ def fit_svr_grid(
     result = pd.DataFrame(table)
     result["chosen"] = result["C"] == best.C
     return best, result
+
+
+def _check_dev(pieces: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Check the dev frames as `_check_xy` does, without copying them to float64; returns the targets."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n = 0
+    for x in pieces:
+        if np.ndim(x) != 2:
+            raise InputError("dev frames", f"features of shape {np.shape(x)} are not (frames, features)")
+        if not np.isfinite(x).all():
+            raise InputError("dev frames", "features or targets contain NaN or infinite values")
+        n += len(x)
+    if n != y.size or y.size == 0:
+        raise InputError("dev frames", f"{n} frames of features do not match {y.size} targets")
+    if not np.isfinite(y).all():
+        raise InputError("dev frames", "features or targets contain NaN or infinite values")
+    return y
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
