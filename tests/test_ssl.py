@@ -3,6 +3,9 @@ extraction, the 20 ms -> 40 ms alignment, layer selection, and the ssl_blstm lay
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -110,6 +113,36 @@ def test_chunked_extraction_matches_one_pass_within_tolerance(model, speechlike)
     assert relative < 0.05, relative
     shifted = np.linalg.norm(chunked[1:] - one[:-1]) / np.linalg.norm(one)
     assert shifted > 10 * relative
+
+
+def test_bfloat16_precision_is_close_to_float32_and_checked(model, speechlike):
+    fp32 = ssl.hidden_states(model, speechlike, [1, 3], chunk_seconds=60).astype(np.float32)
+    bf16 = ssl.hidden_states(model, speechlike, [1, 3], chunk_seconds=60, precision="bfloat16").astype(np.float32)
+    assert bf16.shape == fp32.shape
+    for k in range(2):  # bfloat16 keeps 8 bits of mantissa: ~0.4 % per operation, ~1 % after a few blocks
+        relative = np.linalg.norm(bf16[:, k] - fp32[:, k]) / np.linalg.norm(fp32[:, k])
+        assert 1e-4 < relative < 0.03, (k, relative)  # lower bound: the autocast did take effect
+    with pytest.raises(InputError, match="ssl.precision"):
+        ssl.hidden_states(model, speechlike[:16000], [1], precision="float16")
+    assert ssl.SSLSettings().precision == "bfloat16"
+
+
+def test_stored_settings_reproduce_the_features_from_another_folder(settings, model, speechlike, tmp_path, monkeypatch):
+    relative = dataclasses.replace(settings, layers=(3, 1), chunk_seconds=4, context_seconds=1, precision="float32",
+                                   checkpoint=Path(settings.checkpoint).name)  # relative to the training job's folder
+    monkeypatch.chdir(Path(settings.checkpoint).parent)
+    stored = ssl.stored_settings(relative)
+    assert stored["checkpoint"] == str(Path(settings.checkpoint).resolve()) and stored["layers"] == [3, 1]
+    assert "device" not in stored
+    torch.save({"ssl": stored}, tmp_path / "model.pt")  # model.pt is read back with weights_only=True
+    monkeypatch.chdir(tmp_path)
+    again = ssl.SSLSettings.from_config(torch.load(tmp_path / "model.pt", weights_only=True)["ssl"])
+    first, _ = ssl.extract(model, speechlike, relative, 300)
+    second, layers = ssl.extract(ssl.load_extractor(again), speechlike, again, 300)
+    assert layers == [3, 1]
+    np.testing.assert_array_equal(first, second)
+    every = ssl.stored_settings(ssl.SSLSettings(bundle="WAV2VEC2_BASE", architecture=TINY))
+    assert every["layers"] == [1, 2, 3] and every["checkpoint"] is None
 
 
 def test_20ms_frames_are_averaged_in_pairs_on_the_label_grid():
