@@ -214,3 +214,22 @@ def test_fusion_models_take_audio_and_ssl_rows_packed(name, width):
     assert model.pooling.logits.grad.abs().sum() > 0
     with pytest.raises(InputError, match="packed audio and SSL rows"):
         model(audio)
+
+
+def test_predict_refuses_ssl_models_without_stored_settings_and_stray_ssl_checkpoints(tmp_path, checkpoint):
+    from emotrace.inference import load_predictor
+    from emotrace.training import TrainSettings, cpu_state, model_checkpoint, save_torch
+
+    def write(name: str, extra: dict, n_features: int | None, feature_set: str | None) -> Path:
+        module = build_model(name, 1, n_features=n_features, **({"n_layers": 2} if feature_set else {}))
+        settings = TrainSettings(model=name, dimensions=["arousal"], model_kwargs={"n_layers": 2} if feature_set else {})
+        path = tmp_path / f"{name}.pt"
+        save_torch(model_checkpoint(settings, module, cpu_state(module), n_features, 0, feature_set, None, extra), path)
+        return path
+
+    older = write("ssl_blstm", {}, 64, "ssl")  # a model.pt written before the ssl settings were stored
+    with pytest.raises(InputError, match="ssl_blstm.pt: .*does not record the ssl settings"):
+        load_predictor(older, device="cpu")
+    audio_model = write("e2e", {}, None, None)
+    with pytest.raises(InputError, match="--ssl-checkpoint: .*does not read SSL features"):
+        load_predictor(audio_model, device="cpu", ssl_checkpoint=checkpoint)

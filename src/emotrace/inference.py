@@ -19,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from emotrace.postprocess import apply_trace
 from emotrace.predictions import STEP, Trace, assemble
 from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE, SEGMENT_FRAMES, audio_window, segment_starts
 from emotrace.training import TrainedModel, load_model, resolve_device
+
+if TYPE_CHECKING:
+    from emotrace.ssl import SSLSettings
 
 DEFAULT_BATCH_SIZE = 16
 # A trace from less audio than this means little: the pipeline trains on turns of at least 1 s
@@ -148,7 +151,9 @@ def describe_settings(settings: dict) -> str:
     return ", ".join(steps) or "none kept"
 
 
-def ssl_extractor(trained: TrainedModel, device: torch.device, where: str | Path, checkpoint: str | Path | None = None):
+def ssl_extractor(
+    trained: TrainedModel, device: torch.device, where: str | Path, checkpoint: str | Path | None = None
+) -> tuple[SSLSettings, torch.nn.Module]:
     """(SSLSettings, frozen model) that an ssl_* model's features come from, as its model.pt records them.
 
     `checkpoint` (--ssl-checkpoint) replaces the stored weights' path; a path that is not a
