@@ -122,6 +122,8 @@ def test_bfloat16_precision_is_close_to_float32_and_checked(model, speechlike):
     for k in range(2):  # bfloat16 keeps 8 bits of mantissa: ~0.4 % per operation, ~1 % after a few blocks
         relative = np.linalg.norm(bf16[:, k] - fp32[:, k]) / np.linalg.norm(fp32[:, k])
         assert 1e-4 < relative < 0.03, (k, relative)  # lower bound: the autocast did take effect
+    assert "forward" not in model.feature_extractor.__dict__  # the float32 forwards are back
+    assert ssl.hidden_states(model, speechlike, [1, 3], chunk_seconds=60).astype(np.float32).tobytes() == fp32.tobytes()
     with pytest.raises(InputError, match="ssl.precision"):
         ssl.hidden_states(model, speechlike[:16000], [1], precision="float16")
     assert ssl.SSLSettings().precision == "bfloat16"

@@ -10,8 +10,8 @@ Hidden states are taken from the chosen transformer blocks (1-based: layer k is 
 block k, as `extract_features` lists them), over overlapping chunks so that memory does not
 grow with the recording's duration, and brought from the models' 20 ms frames to the 40 ms
 label grid (`to_label_grid`). They are stored as float16, (n_frames, n_layers * dim).
-`ssl.precision: bfloat16` runs the forward passes under bfloat16 autocast (about twice as fast on
-CPUs with bfloat16 units, ~1 % relative error on the hidden states: bench/ssl_features.py --compare).
+`ssl.precision: bfloat16` runs the front end and feed-forward layers under bfloat16 autocast
+(`precision_of`; ~1 % relative error on the hidden states, bench/ssl_features.py --compare).
 """
 
 from __future__ import annotations
@@ -208,20 +208,47 @@ def chunk_plan(n_frames: int, chunk_frames: int, context_frames: int) -> list[tu
     return plan
 
 
-def autocast(precision: str, device: str | torch.device) -> contextlib.AbstractContextManager:
-    """The forward passes' precision: float32 as is, or bfloat16 autocast on the device's type.
+def _in_bfloat16(forward, device_type: str):
+    """`forward` under bfloat16 autocast, its floating-point tensor outputs brought back to float32."""
 
-    CUDA devices without bfloat16 support fall back to float32 (with a warning in the log).
+    def run(*args, **kwargs):
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            out = forward(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(o.float() if isinstance(o, torch.Tensor) and o.is_floating_point() else o for o in out)
+        return out.float()
+
+    return run
+
+
+@contextlib.contextmanager
+def precision_of(model: nn.Module, precision: str, device: str | torch.device):
+    """Run `model`'s forward passes in `precision` (`ssl.precision`) inside the block.
+
+    bfloat16 puts the convolutional front end and every block's feed-forward layers (most of the
+    arithmetic) under bfloat16 autocast and leaves attention in float32: on CPUs, bfloat16
+    attention with WavLM's relative position bias is slower than float32 (the bias is cast every
+    block), and the error on the hidden states is lower (~0.8 % relative vs ~1.2 % for a whole-model
+    autocast on a random WavLM Base+). CUDA devices without bfloat16 support stay in float32.
     """
     if precision not in PRECISIONS:
         raise InputError("ssl.precision", f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
     device_type = torch.device(device).type
     if precision == "float32":
-        return contextlib.nullcontext()
+        yield
+        return
     if device_type == "cuda" and not torch.cuda.is_bf16_supported():
         log.warning("ssl.precision bfloat16: this GPU has no bfloat16 support; extracting in float32")
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+        yield
+        return
+    parts = [model.feature_extractor, *(layer.feed_forward for layer in model.encoder.transformer.layers)]
+    for part in parts:  # an instance attribute shadows the class's forward until deleted
+        part.forward = _in_bfloat16(part.forward, device_type)
+    try:
+        yield
+    finally:
+        for part in parts:
+            del part.forward
 
 
 @torch.inference_mode()
@@ -240,7 +267,7 @@ def hidden_states(
     chunk inputs start on the 20 ms frame grid, so a chunk's frame i is the recording's frame
     (first + i). Only each chunk's central frames are kept, so the result approximates one pass over
     the whole recording (equal when one chunk covers it) at a memory cost set by the chunk size.
-    Blocks above the deepest requested layer are not run; `precision` is `ssl.precision` (`autocast`).
+    Blocks above the deepest requested layer are not run; `precision` is `ssl.precision` (`precision_of`).
     """
     audio = np.asarray(audio, dtype=np.float32)
     n_frames = n_ssl_frames(audio.size)
@@ -252,7 +279,7 @@ def hidden_states(
     out: np.ndarray | None = None
     for first, end, keep0, keep1 in chunk_plan(n_frames, chunk, context):
         piece = audio[first * FRAME_HOP : (end - 1) * FRAME_HOP + RECEPTIVE_FIELD]
-        with autocast(precision, device):
+        with precision_of(model, precision, device):
             states, _ = model.extract_features(torch.from_numpy(piece)[None].to(device), num_layers=deepest)
         got = states[0].shape[1]
         if got != end - first:
