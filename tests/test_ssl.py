@@ -3,6 +3,9 @@ extraction, the 20 ms -> 40 ms alignment, layer selection, and the ssl_blstm lay
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +115,38 @@ def test_chunked_extraction_matches_one_pass_within_tolerance(model, speechlike)
     assert shifted > 10 * relative
 
 
+def test_bfloat16_precision_is_close_to_float32_and_checked(model, speechlike):
+    fp32 = ssl.hidden_states(model, speechlike, [1, 3], chunk_seconds=60).astype(np.float32)
+    bf16 = ssl.hidden_states(model, speechlike, [1, 3], chunk_seconds=60, precision="bfloat16").astype(np.float32)
+    assert bf16.shape == fp32.shape
+    for k in range(2):  # bfloat16 keeps 8 bits of mantissa: ~0.4 % per operation, ~1 % after a few blocks
+        relative = np.linalg.norm(bf16[:, k] - fp32[:, k]) / np.linalg.norm(fp32[:, k])
+        assert 1e-4 < relative < 0.03, (k, relative)  # lower bound: the autocast did take effect
+    assert "forward" not in model.feature_extractor.__dict__  # the float32 forwards are back
+    assert ssl.hidden_states(model, speechlike, [1, 3], chunk_seconds=60).astype(np.float32).tobytes() == fp32.tobytes()
+    with pytest.raises(InputError, match="ssl.precision"):
+        ssl.hidden_states(model, speechlike[:16000], [1], precision="float16")
+    assert ssl.SSLSettings().precision == "bfloat16"
+
+
+def test_stored_settings_reproduce_the_features_from_another_folder(settings, model, speechlike, tmp_path, monkeypatch):
+    relative = dataclasses.replace(settings, layers=(3, 1), chunk_seconds=4, context_seconds=1, precision="float32",
+                                   checkpoint=Path(settings.checkpoint).name)  # relative to the training job's folder
+    monkeypatch.chdir(Path(settings.checkpoint).parent)
+    stored = ssl.stored_settings(relative)
+    assert stored["checkpoint"] == str(Path(settings.checkpoint).resolve()) and stored["layers"] == [3, 1]
+    assert "device" not in stored
+    torch.save({"ssl": stored}, tmp_path / "model.pt")  # model.pt is read back with weights_only=True
+    monkeypatch.chdir(tmp_path)
+    again = ssl.SSLSettings.from_config(torch.load(tmp_path / "model.pt", weights_only=True)["ssl"])
+    first, _ = ssl.extract(model, speechlike, relative, 300)
+    second, layers = ssl.extract(ssl.load_extractor(again), speechlike, again, 300)
+    assert layers == [3, 1]
+    np.testing.assert_array_equal(first, second)
+    every = ssl.stored_settings(ssl.SSLSettings(bundle="WAV2VEC2_BASE", architecture=TINY))
+    assert every["layers"] == [1, 2, 3] and every["checkpoint"] is None
+
+
 def test_20ms_frames_are_averaged_in_pairs_on_the_label_grid():
     frames = np.arange(7, dtype=np.float16)[:, None, None] * np.ones((1, 2, 3), dtype=np.float16)  # frame j holds j
     start = ssl.to_label_grid(frames, 5, offset=0, block=2)
@@ -181,3 +216,22 @@ def test_fusion_models_take_audio_and_ssl_rows_packed(name, width):
     assert model.pooling.logits.grad.abs().sum() > 0
     with pytest.raises(InputError, match="packed audio and SSL rows"):
         model(audio)
+
+
+def test_predict_refuses_ssl_models_without_stored_settings_and_stray_ssl_checkpoints(tmp_path, checkpoint):
+    from emotrace.inference import load_predictor
+    from emotrace.training import TrainSettings, cpu_state, model_checkpoint, save_torch
+
+    def write(name: str, extra: dict, n_features: int | None, feature_set: str | None) -> Path:
+        module = build_model(name, 1, n_features=n_features, **({"n_layers": 2} if feature_set else {}))
+        settings = TrainSettings(model=name, dimensions=["arousal"], model_kwargs={"n_layers": 2} if feature_set else {})
+        path = tmp_path / f"{name}.pt"
+        save_torch(model_checkpoint(settings, module, cpu_state(module), n_features, 0, feature_set, None, extra), path)
+        return path
+
+    older = write("ssl_blstm", {}, 64, "ssl")  # a model.pt written before the ssl settings were stored
+    with pytest.raises(InputError, match="ssl_blstm.pt: .*does not record the ssl settings"):
+        load_predictor(older, device="cpu")
+    audio_model = write("e2e", {}, None, None)
+    with pytest.raises(InputError, match="--ssl-checkpoint: .*does not read SSL features"):
+        load_predictor(audio_model, device="cpu", ssl_checkpoint=checkpoint)

@@ -7,6 +7,8 @@ the plumbing; its figures are not results.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,3 +99,49 @@ def test_the_shipped_ssl_config_validates_and_plans_the_beyond_table(tmp_path):
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(tmp_path, "-n", "--configfile", str(path), "--cores", "1")
     assert "beyond_table" in proc.stdout and "recola_ssl/tables/beyond_table.csv" in proc.stdout
+
+
+def predict_cli(*args: str) -> tuple[int, str]:
+    """`emotrace predict ...` in a child process (as a user runs it): exit status and stdout + stderr."""
+    proc = subprocess.run([sys.executable, "-m", "emotrace.cli", "predict", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("model", ["ssl_blstm", "ssl_spec"])
+def test_predict_extracts_ssl_features_as_the_pipeline_and_gives_its_test_traces(ssl_run, tmp_path, model):
+    """`emotrace predict` on a test recording's audio file gives the trace the pipeline's model gave
+    from the cached features (same extraction, settings from model.pt), from another folder."""
+    folder = ssl_run / RES / "train" / model / "ccc" / "joint" / "seed1"
+    stored = torch.load(folder / "model.pt", weights_only=True)["ssl"]
+    assert stored["layers"] == [1, 3] and stored["chunk_seconds"] == 8 and Path(stored["checkpoint"]).is_absolute()
+    pipeline = pd.read_csv(folder / "predictions.csv", dtype={"recording": str})
+    recording = sorted(pipeline.loc[pipeline["partition"] == "test", "recording"].unique())[0]
+    manifest = pd.read_csv(ssl_run / RES / "ingest" / "manifest.csv", dtype={"recording": str}).set_index("recording")
+    audio = Path(manifest.loc[recording, "audio_path"])
+    audio = audio if audio.is_absolute() else ssl_run / audio
+    code, out = predict_cli(str(audio), "--model", str(folder), "--no-postprocess", "--out", str(tmp_path),
+                            "--device", "cpu")
+    assert code == 0, out
+    trace = pd.read_csv(tmp_path / f"{audio.stem}.csv")
+    for dimension in ("arousal", "valence"):
+        expected = pipeline[(pipeline["recording"] == recording) & (pipeline["dimension"] == dimension)]
+        merged = expected.merge(trace.assign(frame=np.round(trace["time"] / 0.04).astype(int)), on="frame")
+        assert len(merged) >= len(expected) - 1 and len(merged) > 100
+        np.testing.assert_allclose(merged[dimension], merged["prediction"], rtol=1e-4, atol=1e-4)
+
+
+def test_predict_names_a_missing_ssl_checkpoint_and_takes_another(ssl_run, tmp_path):
+    folder = ssl_run / RES / "train" / "ssl_blstm" / "ccc" / "joint" / "seed1"
+    model = torch.load(folder / "model.pt", weights_only=True)
+    weights = Path(model["ssl"]["checkpoint"])
+    absent = tmp_path / "moved" / "tiny_wav2vec2.pt"
+    model["ssl"]["checkpoint"] = str(absent)
+    torch.save(model, tmp_path / "model.pt")
+    wav = sorted((ssl_run / "results" / "corpora" / "ssl_tiny").rglob("*.wav"))[0]
+    code, out = predict_cli(str(wav), "--model", str(tmp_path / "model.pt"), "--out", str(tmp_path / "o"))
+    assert code == 2 and f"{absent}: no such file" in out and "--ssl-checkpoint" in out, out
+    code, out = predict_cli(str(wav), "--model", str(tmp_path / "model.pt"), "--out", str(tmp_path / "o"),
+                            "--ssl-checkpoint", str(weights))
+    assert code == 0, out
+    assert len(pd.read_csv(tmp_path / "o" / f"{wav.stem}.csv")) > 100

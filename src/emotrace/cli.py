@@ -50,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
                          help="6 s segments per forward pass; bounds memory (default: 16)")
     predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                          help="auto: cuda when available, else cpu")
+    predict.add_argument("--ssl-checkpoint", type=Path, metavar="FILE",
+                         help="SSL models (ssl_*): the frozen model's weights, instead of the path stored at training")
 
     show = sub.add_parser("show", help="print the papers' tables, the findings and the run cost found under a "
                                        "results folder, and where outputs are")
@@ -84,7 +86,7 @@ def predict_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         predictor, note = load_predictor(args.model, args.dimensions, args.postprocess_settings,
-                                         not args.no_postprocess, args.batch_size, args.device)
+                                         not args.no_postprocess, args.batch_size, args.device, args.ssl_checkpoint)
     except InputError as err:
         _error(str(err))
         return EXIT_USAGE

@@ -5,7 +5,9 @@ training (`emotrace.audio.preprocess`), cut into the contiguous evaluation tilin
 segments (the last one zero-padded and masked), and fed to the model `batch_size` segments
 at a time, so memory is bounded by the batch size, not by the recording's length. Feature
 models get the openSMILE rows of their feature set, z-normalised with the training statistics
-stored in model.pt. The per-segment outputs are put back into one trace per dimension with
+stored in model.pt; SSL models (ssl_*) get the frozen SSL model's hidden states, extracted as
+the extract_ssl rule does (`emotrace.ssl.extract`) with the settings stored in model.pt
+(`ssl_extractor`). The per-segment outputs are put back into one trace per dimension with
 label-frame time stamps (the model's alignment offset included) and post-processed with the
 settings tuned on dev for that model, when they can be found.
 """
@@ -17,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,9 @@ from emotrace.postprocess import apply_trace
 from emotrace.predictions import STEP, Trace, assemble
 from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE, SEGMENT_FRAMES, audio_window, segment_starts
 from emotrace.training import TrainedModel, load_model, resolve_device
+
+if TYPE_CHECKING:
+    from emotrace.ssl import SSLSettings
 
 DEFAULT_BATCH_SIZE = 16
 # A trace from less audio than this means little: the pipeline trains on turns of at least 1 s
@@ -146,6 +151,29 @@ def describe_settings(settings: dict) -> str:
     return ", ".join(steps) or "none kept"
 
 
+def ssl_extractor(
+    trained: TrainedModel, device: torch.device, where: str | Path, checkpoint: str | Path | None = None
+) -> tuple[SSLSettings, torch.nn.Module]:
+    """(SSLSettings, frozen model) that an ssl_* model's features come from, as its model.pt records them.
+
+    `checkpoint` (--ssl-checkpoint) replaces the stored weights' path; a path that is not a
+    file raises InputError naming it and the option.
+    """
+    from emotrace import ssl
+
+    stored = trained.checkpoint.get("ssl")
+    if not isinstance(stored, dict):
+        raise InputError(where, f"model {trained.name!r} reads SSL features but its model.pt does not record the "
+                         "ssl settings (written before emotrace stored them); retrain it with the pipeline")
+    section = {**stored, "checkpoint": str(checkpoint) if checkpoint is not None else stored.get("checkpoint")}
+    settings = ssl.SSLSettings.from_config(section)
+    if settings.checkpoint is not None and not Path(settings.checkpoint).expanduser().is_file():
+        given = "given with --ssl-checkpoint" if checkpoint is not None else "recorded in the model at training"
+        raise InputError(settings.checkpoint, f"no such file: the {settings.bundle} weights {trained.name!r} was "
+                         f"trained on ({given}); pass their file with --ssl-checkpoint PATH")
+    return settings, ssl.load_extractor(settings, device)
+
+
 def describe_training(trained: TrainedModel) -> tuple[str, str | None]:
     """A line saying what the model was trained on (from model.pt), and a warning when that was generated speech."""
     from emotrace.corpora import ADAPTERS
@@ -210,6 +238,7 @@ class Predictor:
         batch_size: int = DEFAULT_BATCH_SIZE,
         device: str | torch.device = "auto",
         where: str | Path = "model",
+        ssl_checkpoint: str | Path | None = None,
     ):
         self.trained = trained
         self.where = str(where)
@@ -226,10 +255,12 @@ class Predictor:
         self.settings = settings
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.input_kind = getattr(trained.module, "input_kind", "audio")
-        if trained.feature_set == "ssl":
-            raise InputError(where, f"model {trained.name!r} reads cached SSL features, which predict does not "
-                             "extract yet; run the pipeline on the recordings (README, 'Self-supervised features')")
-        if self.input_kind == "features":
+        self.ssl = None
+        if trained.feature_set == "ssl" and self.input_kind in ("features", "audio+features"):
+            self.ssl = ssl_extractor(trained, self.device, where, ssl_checkpoint)
+        elif ssl_checkpoint is not None:
+            raise InputError("--ssl-checkpoint", f"model {trained.name!r} does not read SSL features")
+        elif self.input_kind == "features":
             if trained.feature_set is None or trained.feature_stats is None:
                 raise InputError(where, f"feature model {trained.name!r} lacks its feature set or training statistics")
             absent = [k for k in ("mean", "std", "keep") if k not in trained.feature_stats]
@@ -243,6 +274,8 @@ class Predictor:
         """A function giving the model input of segments `sl` (audio, or normalised feature rows)."""
         if self.input_kind == "audio":
             return lambda sl: audio_segments(audio, tiling.starts[sl])
+        if self.ssl is not None:
+            return self._ssl_inputs(audio, tiling, where)
         from emotrace.features import extract
         from emotrace.normalise import apply_stats
 
@@ -254,6 +287,22 @@ class Predictor:
         if rows.shape[1] != self.trained.n_features:
             raise InputError(where, f"{rows.shape[1]} features, the model expects {self.trained.n_features}")
         return lambda sl: feature_segments(rows, tiling.frame0[sl])
+
+    def _ssl_inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path):
+        """A function giving SSL feature windows of segments `sl` (packed after their audio for the fusion models)."""
+        from emotrace import ssl
+
+        settings, model = self.ssl
+        rows, _ = ssl.extract(model, audio, settings, tiling.n_frames, self.trained.label_offset, self.device,
+                              where=str(where))
+        if rows.shape[1] != self.trained.n_features:
+            raise InputError(where, f"{rows.shape[1]} SSL features, the model expects {self.trained.n_features}")
+        if self.input_kind == "features":
+            return lambda sl: feature_segments(rows, tiling.frame0[sl])
+        # as emotrace.data.SegmentDataset packs them (emotrace.models.ssl_blstm.pack)
+        return lambda sl: np.concatenate([audio_segments(audio, tiling.starts[sl]),
+                                          feature_segments(rows, tiling.frame0[sl]).reshape(sl.stop - sl.start, -1)],
+                                         axis=1)
 
     def raw_trace(self, audio: np.ndarray, where: str | Path = "<audio>", progress: bool = False) -> Trace:
         """The model's outputs over a preprocessed 16 kHz recording, one row per label frame (asked dimensions)."""
@@ -303,8 +352,11 @@ def load_predictor(
     postprocess: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "auto",
+    ssl_checkpoint: str | Path | None = None,
 ) -> tuple[Predictor, str]:
     """A Predictor for a model.pt or trained-model folder, and a line saying which post-processing it applies.
+
+    `ssl_checkpoint` replaces the SSL weights' path stored in an ssl_* model (`ssl_extractor`).
 
     Post-processing settings come from `settings_file`, else from the settings.json that the
     pipeline wrote for the model (results/{corpus}/postprocess/...), else none (raw outputs).
@@ -320,7 +372,7 @@ def load_predictor(
         raise
     except (KeyError, TypeError, AttributeError) as err:  # an emotrace-format file with entries missing or mistyped
         raise InputError(path, f"incomplete or damaged emotrace model checkpoint ({type(err).__name__}: {err})") from err
-    predictor = Predictor(trained, dimensions, None, batch_size, device, where=path)
+    predictor = Predictor(trained, dimensions, None, batch_size, device, where=path, ssl_checkpoint=ssl_checkpoint)
     dims = predictor.dimensions
     note = "post-processing: off (--no-postprocess); raw model outputs"
     if postprocess:

@@ -10,10 +10,13 @@ Hidden states are taken from the chosen transformer blocks (1-based: layer k is 
 block k, as `extract_features` lists them), over overlapping chunks so that memory does not
 grow with the recording's duration, and brought from the models' 20 ms frames to the 40 ms
 label grid (`to_label_grid`). They are stored as float16, (n_frames, n_layers * dim).
+`ssl.precision: bfloat16` runs the front end and feed-forward layers under bfloat16 autocast
+(`precision_of`; ~1 % relative error on the hidden states, bench/ssl_features.py --compare).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
@@ -39,6 +42,7 @@ BUNDLES = (
     "HUBERT_BASE", "HUBERT_LARGE", "HUBERT_XLARGE", "WAVLM_BASE", "WAVLM_BASE_PLUS", "WAVLM_LARGE",
 )
 STORE_DTYPE = np.float16
+PRECISIONS = ("float32", "bfloat16")
 MAX_REPEAT_SECONDS = 2.0
 """Longest stretch of labels past the audio that repeats the last SSL frame (ingestion allows 1 s by default)."""
 
@@ -54,6 +58,7 @@ class SSLSettings:
     chunk_seconds: float = 30.0
     context_seconds: float = 5.0
     device: str = "auto"
+    precision: str = "bfloat16"
 
     @classmethod
     def from_config(cls, section: dict) -> "SSLSettings":
@@ -64,6 +69,24 @@ class SSLSettings:
         if known.get("architecture") is not None:
             known["architecture"] = dict(known["architecture"])
         return cls(**known)
+
+
+def stored_settings(settings: SSLSettings) -> dict:
+    """The settings an ssl_* model.pt keeps, so that `emotrace predict` extracts the features it was trained on.
+
+    A config-like `ssl` section (SSLSettings.from_config reads it back): the checkpoint made
+    absolute (predict runs from any folder), the stored layers spelt out, no device.
+    """
+    checkpoint = settings.checkpoint
+    return {
+        "bundle": settings.bundle,
+        "checkpoint": None if checkpoint is None else str(Path(checkpoint).expanduser().resolve()),
+        "architecture": None if settings.architecture is None else dict(settings.architecture),
+        "layers": selected_layers(settings),
+        "chunk_seconds": float(settings.chunk_seconds),
+        "context_seconds": float(settings.context_seconds),
+        "precision": settings.precision,
+    }
 
 
 def _bundle(name: str):
@@ -185,7 +208,50 @@ def chunk_plan(n_frames: int, chunk_frames: int, context_frames: int) -> list[tu
     return plan
 
 
-@torch.no_grad()
+def _in_bfloat16(forward, device_type: str):
+    """`forward` under bfloat16 autocast, its floating-point tensor outputs brought back to float32."""
+
+    def run(*args, **kwargs):
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            out = forward(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(o.float() if isinstance(o, torch.Tensor) and o.is_floating_point() else o for o in out)
+        return out.float()
+
+    return run
+
+
+@contextlib.contextmanager
+def precision_of(model: nn.Module, precision: str, device: str | torch.device):
+    """Run `model`'s forward passes in `precision` (`ssl.precision`) inside the block.
+
+    bfloat16 puts the convolutional front end and every block's feed-forward layers (most of the
+    arithmetic) under bfloat16 autocast and leaves attention in float32: on CPUs, bfloat16
+    attention with WavLM's relative position bias is slower than float32 (the bias is cast every
+    block), and the error on the hidden states is lower (~0.8 % relative vs ~1.2 % for a whole-model
+    autocast on a random WavLM Base+). CUDA devices without bfloat16 support stay in float32.
+    """
+    if precision not in PRECISIONS:
+        raise InputError("ssl.precision", f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
+    device_type = torch.device(device).type
+    if precision == "float32":
+        yield
+        return
+    if device_type == "cuda" and not torch.cuda.is_bf16_supported():
+        log.warning("ssl.precision bfloat16: this GPU has no bfloat16 support; extracting in float32")
+        yield
+        return
+    parts = [model.feature_extractor, *(layer.feed_forward for layer in model.encoder.transformer.layers)]
+    for part in parts:  # an instance attribute shadows the class's forward until deleted
+        part.forward = _in_bfloat16(part.forward, device_type)
+    try:
+        yield
+    finally:
+        for part in parts:
+            del part.forward
+
+
+@torch.inference_mode()
 def hidden_states(
     model: nn.Module,
     audio: np.ndarray,
@@ -193,6 +259,7 @@ def hidden_states(
     chunk_seconds: float = 30.0,
     context_seconds: float = 5.0,
     device: str | torch.device = "cpu",
+    precision: str = "float32",
 ) -> np.ndarray:
     """Outputs of the 1-based transformer `layers` for mono 16 kHz `audio`: (n_ssl_frames, len(layers), dim) float16.
 
@@ -200,6 +267,7 @@ def hidden_states(
     chunk inputs start on the 20 ms frame grid, so a chunk's frame i is the recording's frame
     (first + i). Only each chunk's central frames are kept, so the result approximates one pass over
     the whole recording (equal when one chunk covers it) at a memory cost set by the chunk size.
+    Blocks above the deepest requested layer are not run; `precision` is `ssl.precision` (`precision_of`).
     """
     audio = np.asarray(audio, dtype=np.float32)
     n_frames = n_ssl_frames(audio.size)
@@ -211,7 +279,8 @@ def hidden_states(
     out: np.ndarray | None = None
     for first, end, keep0, keep1 in chunk_plan(n_frames, chunk, context):
         piece = audio[first * FRAME_HOP : (end - 1) * FRAME_HOP + RECEPTIVE_FIELD]
-        states, _ = model.extract_features(torch.from_numpy(piece)[None].to(device), num_layers=deepest)
+        with precision_of(model, precision, device):
+            states, _ = model.extract_features(torch.from_numpy(piece)[None].to(device), num_layers=deepest)
         got = states[0].shape[1]
         if got != end - first:
             raise RuntimeError(f"model gave {got} frames for {piece.size} samples, expected {end - first}")
@@ -251,7 +320,8 @@ def extract(
 ) -> tuple[np.ndarray, list[int]]:
     """Feature rows of one recording: (n_rows, n_layers * dim) float16 on the label grid, and the layers stored."""
     layers = selected_layers(settings)
-    frames = hidden_states(model, audio, layers, settings.chunk_seconds, settings.context_seconds, device)
+    frames = hidden_states(model, audio, layers, settings.chunk_seconds, settings.context_seconds, device,
+                           settings.precision)
     short = n_rows - offset - math.ceil(len(frames) / 2)  # label rows past the audio, filled by repetition
     if short * 0.04 > MAX_REPEAT_SECONDS:
         raise InputError(where, f"{n_rows} label frames but {len(frames)} SSL frames of audio: lengths do not match")

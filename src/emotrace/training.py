@@ -451,6 +451,7 @@ def train(
     feature_stats: Mapping[str, np.ndarray] | None = None,
     after_epoch: Callable[[int, dict], None] | None = None,
     trained_on: dict | None = None,
+    ssl_settings: dict | None = None,
 ) -> dict:
     """Train, keep the best dev epoch, and write model.pt, history.csv and predictions.csv to `out_dir`.
 
@@ -460,7 +461,8 @@ def train(
     `last.pt` is written after every epoch and removed at the end; if it exists at the
     start, training continues from it. `after_epoch(epoch, history_row)` is called after
     each epoch's checkpoint (progress reporting). `trained_on` (corpus, adapter, split) is
-    stored in model.pt as is, so the model can say later what it learnt from. Returns a summary dict.
+    stored in model.pt as is, so the model can say later what it learnt from; so are `ssl_settings`
+    (`emotrace.ssl.stored_settings`, ssl_* models), so that predict can extract their features. Returns a summary dict.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -522,6 +524,8 @@ def train(
     extra = {"best_epoch": state["best_epoch"], "dev_ccc": {d: best_row[f"dev_ccc_{d}"] for d in dims}, "seed": settings.seed}
     if trained_on is not None:
         extra["trained_on"] = trained_on
+    if ssl_settings is not None:
+        extra["ssl"] = ssl_settings
     save_torch(model_checkpoint(settings, model, state["best_state"], train_set.n_features, label_offset,
                                 feature_set, feature_stats, extra), out_dir / "model.pt")
 
