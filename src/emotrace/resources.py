@@ -51,7 +51,9 @@ SEGMENT_HELD_FRACTION = 1 - SEGMENT_SAMPLES * 4 / MIB / SEGMENT_FILE_MB
 # SVR: every dev frame as float32 (scored for each C), the kept training frames and one recording's rows at a
 # time: at most once every recording's features, whatever the split; libsvm's fits per C.
 SVR_COPIES = 1
-SVR_MINUTES_PER_FIT = 2.0
+# Minutes per C at the cap of 20 000 training frames: bench/scale.py measured 1.1 min per C for ComParE at 12 000
+# frames (24 speakers x 60 s), and libsvm's time grew as n^2.6 there: (20 000 / 12 000)^2.6 x 1.1 ~ 4.2.
+SVR_MINUTES_PER_FIT = 4.5
 # Figures: segments of the test recordings through the model (cells, LIME) or prediction tables (traces).
 FIGURE_SEGMENT_COPIES = 3
 FIGURE_CSV_COPIES = 10  # pandas holds a CSV's rows as objects and floats, several times the text
