@@ -91,27 +91,25 @@ def fit_svr_grid(
 
 
 def _check_dev(pieces: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """Check the dev frames as `_check_xy` does, without copying them to float64; returns the targets."""
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    n = 0
-    for x in pieces:
-        if np.ndim(x) != 2:
-            raise InputError("dev frames", f"features of shape {np.shape(x)} are not (frames, features)")
-        if not np.isfinite(x).all():
-            raise InputError("dev frames", "features or targets contain NaN or infinite values")
-        n += len(x)
-    if n != y.size or y.size == 0:
-        raise InputError("dev frames", f"{n} frames of features do not match {y.size} targets")
-    if not np.isfinite(y).all():
-        raise InputError("dev frames", "features or targets contain NaN or infinite values")
-    return y
+    """Check the dev frames, given in pieces, without copying them to float64; returns the targets."""
+    return _check_frames(pieces, y, "dev")
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check one matrix of frames against its targets; returns both as float64."""
     X = np.asarray(X, dtype=np.float64)
+    return X, _check_frames([X], y, what)
+
+
+def _check_frames(pieces: list[np.ndarray], y: np.ndarray, what: str) -> np.ndarray:
+    """Pieces of (frames, features) matching `y` frame for frame, all finite; returns `y` as float64."""
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if X.ndim != 2 or X.shape[0] != y.size or y.size == 0:
-        raise InputError(f"{what} frames", f"features of shape {X.shape} do not match {y.size} targets")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+    for x in pieces:
+        if np.ndim(x) != 2:
+            raise InputError(f"{what} frames", f"features of shape {np.shape(x)} are not (frames, features)")
+    n = sum(len(x) for x in pieces)
+    if n != y.size or y.size == 0:
+        raise InputError(f"{what} frames", f"{n} frames of features do not match {y.size} targets")
+    if not (all(np.isfinite(x).all() for x in pieces) and np.isfinite(y).all()):
         raise InputError(f"{what} frames", "features or targets contain NaN or infinite values")
-    return X, y
+    return y
