@@ -4,7 +4,6 @@ from pathlib import Path
 
 import torch
 
-from emotrace import ssl
 from emotrace.experiment import by_partition, feature_inputs, read_split, train_system, trained_on
 from emotrace.logs import job_logger
 from emotrace.training import load_model
@@ -16,9 +15,7 @@ parts = by_partition(read_split(snakemake.input.split), snakemake.input.segments
 feature_args = {}
 if "features" in snakemake.input.keys():
     stats = snakemake.input.stats if "stats" in snakemake.input.keys() else None
-    feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"])
-    if p["settings"]["features"] == "ssl":  # model.pt keeps them: predict extracts the same features
-        feature_args["ssl_settings"] = ssl.stored_settings(ssl.SSLSettings.from_config(snakemake.config["ssl"]))
+    feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"], snakemake.config.get("ssl"))
 train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
              trained_on=trained_on(snakemake.config["corpus"], snakemake.config["split"], parts), **feature_args)
 module = load_model(snakemake.output.model).module

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from emotrace import ssl
 from emotrace.errors import InputError
 from emotrace.io import write_csv
 from emotrace.normalise import apply_stats, load_stats
@@ -180,17 +181,20 @@ def svr_experiment(
     return pd.concat(tables, ignore_index=True), pd.concat(grids, ignore_index=True)
 
 
-def feature_inputs(stats_path: str | Path | None, feature_files: Sequence[str | Path], feature_set: str) -> dict:
+def feature_inputs(stats_path: str | Path | None, feature_files: Sequence[str | Path], feature_set: str,
+                   ssl_config: dict | None = None) -> dict:
     """Trainer arguments for a feature model: feature files, the train-only normaliser, and what model.pt stores.
 
     Without `stats_path` (the `ssl` features, which the model normalises itself) the rows are used as stored.
+    For the `ssl` features model.pt also keeps the extractor's settings (`ssl_config`, the config's `ssl`
+    section), so that `emotrace predict` extracts the same features.
     """
-    if stats_path is None:
-        return {"features": feature_map(feature_files), "feature_set": feature_set}
-    stats = load_stats(stats_path)
-    return {
-        "features": feature_map(feature_files),
-        "normalise": partial(apply_stats, stats=stats),
-        "feature_set": feature_set,
-        "feature_stats": stats,
-    }
+    args = {"features": feature_map(feature_files), "feature_set": feature_set}
+    if feature_set == "ssl":
+        if ssl_config is None:
+            raise InputError("ssl", "the ssl features need the config's ssl section")
+        args["ssl_settings"] = ssl.stored_settings(ssl.SSLSettings.from_config(ssl_config))
+    if stats_path is not None:
+        stats = load_stats(stats_path)
+        args.update(normalise=partial(apply_stats, stats=stats), feature_stats=stats)
+    return args
