@@ -16,7 +16,7 @@ if config["corpus"]["adapter"] == "synthetic":
         output:
             f"{SYNTH_ROOT}/speakers.csv",
         log:
-            "logs/synthesize_speakers.log",
+            f"logs/{CORPUS}/synthesize_speakers.log",
         conda:
             "../envs/audio.yaml"
         params:
@@ -32,7 +32,7 @@ if config["corpus"]["adapter"] == "synthetic":
             audio=f"{SYNTH_ROOT}/audio/{{recording}}.wav",
             labels=expand(f"{SYNTH_ROOT}/labels/{{dimension}}/{{{{recording}}}}.csv", dimension=DIMENSIONS),
         log:
-            "logs/synthesize_recording/{recording}.log",
+            f"logs/{CORPUS}/synthesize_recording/{{recording}}.log",
         benchmark:
             f"benchmarks/{CORPUS}/synthesize_recording/{{recording}}.tsv"
         conda:
@@ -52,7 +52,7 @@ if config["corpus"]["adapter"] == "synthetic":
         output:
             f"{SYNTH_ROOT}/metadata.csv",
         log:
-            "logs/synthesize_corpus.log",
+            f"logs/{CORPUS}/synthesize_corpus.log",
         conda:
             "../envs/audio.yaml"
         params:

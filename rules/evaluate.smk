@@ -10,7 +10,7 @@ rule evaluate:
     output:
         f"{RES}/evaluate/{{model}}/{{objective}}/{{target}}/seed{{seed}}/metrics.csv",
     log:
-        "logs/evaluate/{model}/{objective}/{target}/seed{seed}.log",
+        f"logs/{CORPUS}/evaluate/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     script:
@@ -24,7 +24,7 @@ rule agreement:
     output:
         f"{RES}/tables/raters_agreement.csv",
     log:
-        "logs/agreement.log",
+        f"logs/{CORPUS}/agreement.log",
     conda:
         "../envs/torch.yaml"
     params:
@@ -74,7 +74,7 @@ rule tables:
             subcategory="Findings",
         ),
     log:
-        "logs/tables.log",
+        f"logs/{CORPUS}/tables.log",
     conda:
         "../envs/torch.yaml"
     params:
@@ -96,7 +96,7 @@ rule beyond_table:
     output:
         multiext(f"{RES}/tables/beyond_table", ".csv", ".md", ".tex"),
     log:
-        "logs/beyond_table.log",
+        f"logs/{CORPUS}/beyond_table.log",
     conda:
         "../envs/torch.yaml"
     params:

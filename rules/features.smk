@@ -12,7 +12,7 @@ rule extract_features:
     output:
         f"{RES}/features/{{featureset}}/{{recording}}.npz",
     log:
-        "logs/extract_features/{featureset}/{recording}.log",
+        f"logs/{CORPUS}/extract_features/{{featureset}}/{{recording}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/extract_features/{{featureset}}/{{recording}}.tsv"
     conda:
@@ -35,7 +35,7 @@ rule feature_stats:
     output:
         f"{RES}/features/{{featureset}}/stats.npz",
     log:
-        "logs/feature_stats/{featureset}.log",
+        f"logs/{CORPUS}/feature_stats/{{featureset}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/feature_stats/{{featureset}}.tsv"
     conda:
@@ -53,7 +53,7 @@ rule extract_ssl:
     output:
         f"{RES}/features/ssl/{{recording}}.npz",
     log:
-        "logs/extract_ssl/{recording}.log",
+        f"logs/{CORPUS}/extract_ssl/{{recording}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/extract_ssl/{{recording}}.tsv"
     conda:

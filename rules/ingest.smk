@@ -17,7 +17,7 @@ checkpoint ingest:
         labels=f"{RES}/ingest/labels.csv",
         raters=f"{RES}/ingest/raters.csv",
     log:
-        "logs/ingest.log",
+        f"logs/{CORPUS}/ingest.log",
     conda:
         "../envs/audio.yaml"
     params:

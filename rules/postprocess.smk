@@ -9,7 +9,7 @@ rule postprocess:
         settings=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/settings.json",
         predictions=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     log:
-        "logs/postprocess/{model}/{objective}/{target}/seed{seed}.log",
+        f"logs/{CORPUS}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     params:

@@ -7,7 +7,7 @@ rule preprocess:
     output:
         f"{RES}/preprocess/{{recording}}.npy",
     log:
-        "logs/preprocess/{recording}.log",
+        f"logs/{CORPUS}/preprocess/{{recording}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/preprocess/{{recording}}.tsv"
     conda:

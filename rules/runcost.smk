@@ -19,7 +19,7 @@ rule run_cost:
         table=f"{RES}/runcost/run_cost.md",
         jobs=f"{RES}/runcost/jobs.csv",
     log:
-        "logs/run_cost.log",
+        f"logs/{CORPUS}/run_cost.log",
     conda:
         "../envs/report.yaml"
     params:

@@ -10,7 +10,7 @@ rule segment:
     output:
         f"{RES}/segment/{{recording}}.npz",
     log:
-        "logs/segment/{recording}.log",
+        f"logs/{CORPUS}/segment/{{recording}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/segment/{{recording}}.tsv"
     conda:

@@ -8,7 +8,7 @@ checkpoint split:
         f"{RES}/split/split.csv",
         notes=f"{RES}/split/notes.txt",
     log:
-        "logs/split.log",
+        f"logs/{CORPUS}/split.log",
     conda:
         "../envs/audio.yaml"
     params:

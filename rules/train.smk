@@ -13,7 +13,7 @@ rule train_network:
         history=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     log:
-        "logs/train_network/{model}/{objective}/{target}/seed{seed}.log",
+        f"logs/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:
@@ -44,7 +44,7 @@ rule train_svr:
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
         grid=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
     log:
-        "logs/train_svr/{model}/{objective}/{target}/seed{seed}.log",
+        f"logs/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:

@@ -72,7 +72,7 @@ def until_split(tmp_path: Path, config: Path, name: str, check: bool = True):
     proc = snakemake(tmp_path, "--configfile", str(config), "--cores", "1",
                      f"results/{name}/split/split.csv", check=check)
     split = tmp_path / "results" / name / "split" / "split.csv"
-    logs = {k: (tmp_path / "logs" / f"{k}.log") for k in ("split", "ingest")}
+    logs = {k: (tmp_path / "logs" / name / f"{k}.log") for k in ("split", "ingest")}
     return (proc, pd.read_csv(split, dtype=str) if split.is_file() else None,
             *(p.read_text() if p.is_file() else "" for p in logs.values()))
 

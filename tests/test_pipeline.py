@@ -22,6 +22,11 @@ pytestmark = pytest.mark.integration
 def test_default_dag_dry_run(tmp_path):
     proc = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(REPO / "config.yaml"))
     assert "synthesize_recording" in proc.stdout and "train_network" in proc.stdout
+    # every job's log names its corpus, so runs on two corpora in one folder keep apart
+    logs = [line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.strip().startswith("log:")]
+    assert len(logs) > 50
+    outside = [log for log in logs if "/synthetic/" not in log and not log.endswith("/synthetic.log")]
+    assert not outside, outside
 
 
 def test_lint_is_clean():

@@ -109,7 +109,7 @@ def test_rerun_after_a_hard_kill_needs_unlock_as_the_readme_says(runs):
 
 def test_changed_inputs_discard_last_pt_and_match_a_fresh_run(runs):
     killed, fresh = runs["killed"] / "results" / "small", runs["fresh"] / "results" / "small"
-    log = (runs["killed"] / "logs" / "train_network" / "e2e" / "ccc" / "joint" / "seed1.log").read_text()
+    log = (runs["killed"] / "logs" / "small" / "train_network" / "e2e" / "ccc" / "joint" / "seed1.log").read_text()
     assert "resuming from" not in log
     assert "discarding" in log and "changed" in log, log
     hist_a = pd.read_csv(killed / "train" / RUN / "history.csv").drop(columns="seconds")

@@ -59,7 +59,7 @@ def test_ssl_models_train_evaluate_and_fill_the_beyond_table(ssl_run):
     model = torch.load(ssl_run / RES / "train/ssl_blstm/ccc/joint/seed1/model.pt", weights_only=True)
     assert model["model"] == "ssl_blstm" and model["model_kwargs"]["n_layers"] == 2 and model["n_features"] == 64
     assert model["feature_set"] == "ssl"
-    log = (ssl_run / "logs/train_network/ssl_blstm/ccc/joint/seed1.log").read_text()
+    log = (ssl_run / "logs/ssl_tiny/train_network/ssl_blstm/ccc/joint/seed1.log").read_text()
     assert "learnt SSL layer weights: " in log
     metrics = pd.read_csv(ssl_run / RES / "tables" / "all_metrics.csv")
     assert set(metrics["model"]) == {"e2e", "ssl_blstm", "ssl_spec"}
@@ -82,7 +82,7 @@ def test_a_missing_checkpoint_stops_extraction_naming_the_key_and_path(ssl_run):
     proc = snakemake(ssl_run, target, "--configfile", str(write_config(ssl_run, absent)), "--cores", "1",
                      "--forcerun", "extract_ssl", check=False)
     assert proc.returncode != 0
-    log = (ssl_run / "logs" / "extract_ssl" / f"{recording}.log").read_text()
+    log = (ssl_run / "logs" / "ssl_tiny" / "extract_ssl" / f"{recording}.log").read_text()
     assert f"ssl.checkpoint ({absent}): no such file" in proc.stderr + proc.stdout + log
 
 
