@@ -23,14 +23,14 @@ from emotrace.metrics import ccc
 from emotrace.uncertainty import DEFAULTS, Resampler, interval
 
 
-def half_width(parts: list[pd.DataFrame], min_recordings: int) -> float:
-    """Half-width of the concatenated CCC's interval over `parts` (one frame table per recording)."""
+def ccc_and_half_width(parts: list[pd.DataFrame], min_recordings: int) -> tuple[float, float]:
+    """The concatenated CCC over `parts` (one frame table per recording) and its interval's half-width."""
     pred = np.concatenate([p["prediction"].to_numpy() for p in parts])
     gold = np.concatenate([p["gold"].to_numpy() for p in parts])
     resampler = Resampler([len(p) for p in parts], 0.04, DEFAULTS["replicates"], DEFAULTS["block_seconds"],
                           min_recordings, DEFAULTS["seed"], "test")
     low, high = interval(resampler.ccc(pred, gold)[0], DEFAULTS["level"])
-    return (high - low) / 2
+    return ccc(pred, gold), (high - low) / 2
 
 
 def main() -> None:
@@ -52,10 +52,9 @@ def main() -> None:
             widths, cccs = [], []
             for _ in range(args.draws if k < len(names) else 1):
                 subset = sorted(rng.choice(names, size=k, replace=False))
-                parts = [by_recording[r] for r in subset]
-                widths.append(half_width(parts, min_recordings))
-                cccs.append(ccc(np.concatenate([p["prediction"] for p in parts]),
-                                np.concatenate([p["gold"] for p in parts])))
+                score, width = ccc_and_half_width([by_recording[r] for r in subset], min_recordings)
+                cccs.append(score)
+                widths.append(width)
             print(f"{k:>3} {mode:<11} {np.mean(cccs):>6.3f} {np.mean(widths):>10.3f} {np.std(widths):>6.3f}")
 
 

@@ -39,8 +39,8 @@ LABEL_STEP = 0.04
 # / 50 ~ 90 MB; blstm6373: 10 MB of activations + its 150 x 6373 window, read and z-normalised in float64 per
 # item, ~15 MB), and the seconds of one training step per segment on 2 CPU cores (e2e ~0.25 s; e2e2017 ~0.7 s,
 # config.yaml's note). blstm6373 is set from bench/scale.py's peaks (4.0 GiB at 12 min of audio, 5.0 GiB at
-# 24 min, batch 50; docs/scale.md), which still rise with the corpus. The SSL models' figures are estimates from their parts (a BLSTM over cached layers;
-# + Yang's branches), not measured yet.
+# 24 min, batch 50; docs/scale.md), which still rise with the corpus. The SSL models' figures are estimates
+# from their parts (a BLSTM over cached layers; + Yang's branches), not measured yet.
 ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec": 150, "drnn": 5, "blstm6373": 90,
                  "ssl_blstm": 30, "ssl_spec": 130, "ssl_wavespec": 180}
 STEP_SECONDS = {"e2e": 0.25, "e2e2017": 0.7, "wave": 0.3, "spec": 0.3, "wavespec": 0.5, "drnn": 0.02,

@@ -61,7 +61,7 @@ def fit_svr_grid(
     """
     X_train, y_train = _check_xy(X_train, y_train, "training")
     dev_pieces = [X_dev] if isinstance(X_dev, np.ndarray) else list(X_dev)
-    y_dev = _check_dev(dev_pieces, y_dev)
+    y_dev = _check_frames(dev_pieces, y_dev, "dev")  # checked in place: no float64 copy of the dev frames
     widths = {x.shape[1] for x in dev_pieces}
     if widths != {X_train.shape[1]}:
         raise InputError("features", f"training frames have {X_train.shape[1]} features, dev frames {', '.join(map(str, sorted(widths)))}")
@@ -88,11 +88,6 @@ def fit_svr_grid(
     result = pd.DataFrame(table)
     result["chosen"] = result["C"] == best.C
     return best, result
-
-
-def _check_dev(pieces: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """Check the dev frames, given in pieces, without copying them to float64; returns the targets."""
-    return _check_frames(pieces, y, "dev")
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
