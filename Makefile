@@ -1,10 +1,19 @@
 # The two commands of the README: `make run` and `make test`. Both create
 # .venv if missing and install the pinned versions of requirements.lock first.
+#
+#   make run CONFIG="configs/trigeorgis2016_recola.yaml my_recola.yaml" CORES=16
+#
+# CONFIG: experiment config files, merged in order (default: config.yaml, the
+# synthetic corpus); CORES: cores to use (default: all of this machine's).
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.emotrace-installed
-CORES ?= 2
+CORES ?= $(shell nproc)
+CONFIG ?=
+CONFIG_ARGS := $(if $(strip $(CONFIG)),--configfile $(CONFIG))
+# The corpus the configs name (results/<corpus>/): the report is written per corpus.
+CORPUS = $(shell $(PY) -m emotrace.cli config corpus.name $(CONFIG_ARGS))
 # Seconds after which the SLURM tests are killed (make test, make test-slurm).
 SLURM_TIMEOUT ?= 1800
 SNAKEMAKE := $(VENV)/bin/snakemake
@@ -15,6 +24,7 @@ GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 ifeq ($(GPUS),0)
 CPU_ONLY := --set-resources train_network:gpu=0 extract_ssl:gpu=0 --set-threads train_network=1 extract_ssl=1
 endif
+RUN := $(SNAKEMAKE) --profile profiles/local --cores $(CORES) $(CONFIG_ARGS)
 
 .PHONY: setup run test test-slurm figures report lint clean
 
@@ -30,17 +40,17 @@ $(STAMP): requirements.lock pyproject.toml
 FIGURE_RULES := figure_traces figure_cells figure_lime figure_curves figure_bars
 
 run: setup
-	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) $(CPU_ONLY)
-	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
-	$(PY) -m emotrace.cli show results
+	$(RUN) $(CPU_ONLY)
+	$(RUN) --report results/$(CORPUS)/report.html
+	$(PY) -m emotrace.cli show results/$(CORPUS)
 
 # Rebuild every figure, and nothing else, from the cached results of `make run`.
 figures: setup
-	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) figures \
+	$(RUN) figures \
 		--forcerun $(FIGURE_RULES) --allowed-rules figures $(FIGURE_RULES)
 
 report: setup
-	$(SNAKEMAKE) --profile profiles/local --cores $(CORES) --report results/report.html
+	$(RUN) --report results/$(CORPUS)/report.html
 
 # Unit and integration tests, then the tiny pipeline through profiles/slurm on a
 # one-node SLURM cluster started on this machine (tests/slurm/cluster.sh installs
@@ -56,5 +66,17 @@ test-slurm: setup
 lint: setup
 	$(SNAKEMAKE) --lint
 
+# Deletes every corpus's results (real corpora's trained models too): it lists them and
+# asks first, unless FORCE=1.
 clean:
-	rm -rf results logs benchmarks .snakemake
+	@set -e; found="$$(ls -d results logs benchmarks .snakemake 2>/dev/null || true)"; \
+	if [ -z "$$found" ]; then echo "make clean: nothing to delete"; exit 0; fi; \
+	echo "make clean deletes:"; \
+	for p in $$found; do echo "  $$p/ ($$(du -sh $$p | cut -f1))"; done; \
+	for c in $$(ls -d results/*/ 2>/dev/null); do echo "    $$c"; done; \
+	if [ "$(FORCE)" != 1 ]; then \
+		if [ ! -t 0 ]; then echo "make clean: not a terminal; run 'make clean FORCE=1' to delete without asking" >&2; exit 1; fi; \
+		printf "Delete all of this? [y/N] "; read answer; \
+		case "$$answer" in y|Y|yes) ;; *) echo "make clean: nothing deleted"; exit 1;; esac; \
+	fi; \
+	rm -rf $$found; echo "make clean: deleted $$(echo $$found)"

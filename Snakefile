@@ -1,6 +1,8 @@
 # emotrace: time-continuous speech emotion recognition, from raw audio to the
 # papers' tables, figures and report. This file is the table of contents.
 
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -9,11 +11,13 @@ min_version("9.0")
 report: "report/workflow.rst"
 
 
-# config.yaml unless the user names another with --configfile (the two are not merged,
-# so a smaller experiment's `models` do not inherit the default grid's).
-if not config:
+# config.yaml unless the user names experiment files with --configfile: those merge in
+# order (later files override earlier ones key by key) but never with config.yaml, so a
+# smaller experiment's `models` do not inherit the default grid's. `--config key=value`
+# overrides apply on top of either.
+if not workflow.config_settings.configfiles:
 
-    configfile: "config.yaml"
+    configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 validate(config, "schemas/config.schema.yaml")

@@ -1,4 +1,5 @@
-"""The `emotrace` command: `predict` traces for any recording with a trained model, `show` the results' tables.
+"""The `emotrace` command: `predict` traces for any recording with a trained model, `show` the results' tables,
+`config` the merged configuration a run will use.
 
 Exit status: 0 when everything succeeded, 1 when some input file (or, for `show`, the
 results) failed, 2 for usage errors and models that cannot be used.
@@ -55,7 +56,18 @@ def parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print the papers' tables, the findings and the run cost found under a "
                                        "results folder, and where outputs are")
-    show.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    show.add_argument("results", type=Path, metavar="RESULTS_DIR",
+                      help="results/ (every corpus) or results/<corpus> (one)")
+
+    cfg = sub.add_parser("config", help="print the configuration a run will use (config files merged in order, "
+                                        "--config overrides, schema defaults), or one key of it",
+                         description="Merges the files as `snakemake --configfile A B --config k=v` does: "
+                                     "config.yaml when no file is named.")
+    cfg.add_argument("key", nargs="?", help="a dotted key, e.g. corpus.name (default: the whole config as YAML)")
+    cfg.add_argument("--configfile", nargs="+", default=[], type=Path, metavar="FILE",
+                     help="experiment config files, later ones overriding earlier ones (default: config.yaml)")
+    cfg.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                     help="overrides on top, as snakemake's --config")
     return top
 
 
@@ -131,12 +143,16 @@ def predict_command(args: argparse.Namespace) -> int:
 def show_command(args: argparse.Namespace) -> int:
     """Print every results/*/tables/*.md (tables first, then the findings), the run cost, and list the main outputs."""
     results: Path = args.results
-    pages = sorted(results.glob("*/tables/*.md"))
+    if (results / "tables").is_dir():  # one corpus's folder, results/<corpus>
+        results, corpora = results.parent, results.name
+    else:
+        corpora = "*"
+    pages = sorted(results.glob(f"{corpora}/tables/*.md"))
     if not pages:
         _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
         return EXIT_FAILED
     tables = [p for p in pages if p.name != "findings.md"] + [p for p in pages if p.name == "findings.md"]
-    for table in tables + sorted(results.glob("*/runcost/run_cost.md")):
+    for table in tables + sorted(results.glob(f"{corpora}/runcost/run_cost.md")):
         print(f"## {table}\n")
         print(table.read_text().rstrip() + "\n")
     print("## Outputs\n")
@@ -147,9 +163,25 @@ def show_command(args: argparse.Namespace) -> int:
         for stage in ("train", "postprocess", "evaluate", "runcost"):
             if (corpus / stage).is_dir():
                 print(f"  {stage}: {corpus / stage}")
-    reports = sorted({*results.glob("report*"), *results.glob("*/report*"), *results.glob("*.html"),
-                      *results.glob("*/*.html")})
+    reports = sorted({*results.glob(f"{corpora}/report*"), *results.glob(f"{corpora}/*.html")}
+                     | ({*results.glob("report*"), *results.glob("*.html")} if corpora == "*" else set()))
     print("- report: " + (", ".join(map(str, reports)) if reports else "none found under " + str(results)))
+    return EXIT_OK
+
+
+def config_command(args: argparse.Namespace) -> int:
+    """Print the merged config (YAML) or one value of it; a bad file or key is an error naming it."""
+    import yaml
+
+    from emotrace import configuration
+
+    try:
+        config = configuration.load(args.configfile, args.overrides)
+        value = configuration.lookup(config, args.key) if args.key else config
+    except InputError as err:
+        _error(str(err))
+        return EXIT_USAGE
+    print(value if isinstance(value, (str, int, float)) else yaml.safe_dump(value, sort_keys=False).rstrip())
     return EXIT_OK
 
 
@@ -161,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     if args.command == "predict":
         return predict_command(args)
+    if args.command == "config":
+        return config_command(args)
     return show_command(args)
 
 
