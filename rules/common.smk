@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from emotrace import systems  # noqa: E402
 from emotrace.config_checks import check_config  # noqa: E402
 from emotrace import resources as job_resources  # noqa: E402
+from emotrace import priorities  # noqa: E402
 from emotrace.ingest import read_manifest  # noqa: E402
 
 # Errors the schema cannot see (missing corpus folder, unknown adapter options or network
@@ -44,6 +45,17 @@ def recordings(wildcards=None):
     """Recording ids from the ingestion checkpoint (the DAG grows once they are known)."""
     manifest = checkpoints.ingest.get(corpus=CORPUS).output.manifest
     return read_manifest(manifest)["recording"].tolist()
+
+
+def training_priority(wildcards):
+    """A training job's place in the queue: longest expected first (emotrace.priorities)."""
+    manifest = checkpoints.ingest.get(corpus=CORPUS).output.manifest
+    seconds = float(read_manifest(manifest)["duration"].sum())
+    return priorities.for_training(systems.model_settings(config, wildcards.model), seconds)
+
+
+def svr_priority(wildcards):
+    return priorities.for_svr(systems.model_settings(config, wildcards.model))
 
 
 def per_recording(pattern):

@@ -15,6 +15,7 @@ rule extract_features:
         f"logs/{CORPUS}/extract_features/{{featureset}}/{{recording}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/extract_features/{{featureset}}/{{recording}}.tsv"
+    priority: priorities.FEATURES
     conda:
         "../envs/features.yaml"
     resources:
@@ -38,6 +39,7 @@ rule feature_stats:
         f"logs/{CORPUS}/feature_stats/{{featureset}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/feature_stats/{{featureset}}.tsv"
+    priority: priorities.FEATURES
     conda:
         "../envs/features.yaml"
     script:
@@ -56,6 +58,7 @@ rule extract_ssl:
         f"logs/{CORPUS}/extract_ssl/{{recording}}.log",
     benchmark:
         f"benchmarks/{CORPUS}/extract_ssl/{{recording}}.tsv"
+    priority: priorities.FEATURES
     conda:
         "../envs/torch.yaml"
     threads: 4

@@ -18,6 +18,7 @@ rule train_network:
         f"benchmarks/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:
         model=alternation(NET_MODELS),
+    priority: training_priority
     conda:
         "../envs/torch.yaml"
     threads: 4
@@ -50,6 +51,7 @@ rule train_svr:
     wildcard_constraints:
         model=alternation(SVR_MODELS),
         objective="mse",
+    priority: svr_priority
     conda:
         "../envs/features.yaml"
     resources:

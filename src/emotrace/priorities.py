@@ -1,0 +1,54 @@
+"""Job priorities for Snakemake's scheduler: the order in which ready jobs take free cores.
+
+With every job at the same priority, Snakemake prefers ready jobs with the largest inputs, so training jobs
+(every recording's segments) overtook the feature extraction of the last recordings, and every feature-based
+model then waited for those few late jobs while cores idled. Here feature extraction and statistics come first
+(many trainings wait on them), then trainings by their expected length, longest first, so that short jobs fill
+the cores at the end instead of one long job running alone.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+FEATURES = 10**9
+"""Priority of extract_features, feature_stats and extract_ssl: above any training."""
+
+MEASURED_AUDIO_MINUTES = 12.0
+EPOCH_CPU_SECONDS = {"e2e": 90, "e2e2017": 270, "wave": 24, "spec": 22, "wavespec": 72, "drnn": 33,
+                     "blstm6373": 20, "ssl_blstm": 20, "ssl_spec": 40, "ssl_wavespec": 80}
+"""CPU seconds of one epoch at one learning rate on 12 minutes of audio, batch 10: docs/scale.md's measured
+table (2026-12-03, `bench/scale.py`, 2 cores; drnn: half its two-rate job; e2e2017: 3x e2e, its step cost in
+bench/train_step.py). The SSL models are not measured: their BLSTM over cached layers is set like blstm6373's,
+plus the Yang branches they add. A network outside this table (a plug-in) counts as the most expensive."""
+SVR_CPU_SECONDS = {"egemaps": 28, "compare": 138}
+"""CPU seconds of an SVR job on 12 minutes of audio with 7 values of C and 4000 training frames (same table)."""
+SVR_MEASURED = {"c_values": 7, "frames": 4000}
+SVR_GROWTH = 2.6  # libsvm's time ~ frames^2.6 (bench/scale.py, docs/scale.md)
+
+
+def expected_training_seconds(settings: Mapping, audio_seconds: float) -> float:
+    """CPU seconds a network's training job is expected to take on `audio_seconds` of corpus: epochs x learning
+    rates x the measured epoch cost, scaled with the audio. Priorities are set when the DAG is built, before any
+    segment exists, so the audio's length (the ingested manifest) is the measure of size."""
+    lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
+    epoch = EPOCH_CPU_SECONDS.get(settings["network"], max(EPOCH_CPU_SECONDS.values()))
+    return len(lrs) * int(settings["max_epochs"]) * epoch * audio_seconds / 60 / MEASURED_AUDIO_MINUTES
+
+
+def expected_svr_seconds(settings: Mapping) -> float:
+    """CPU seconds of an SVR job: fits on at most `max_train_frames` frames, one per C (the cap, not the corpus,
+    sets the cost once a corpus has more training frames than it)."""
+    base = SVR_CPU_SECONDS.get(settings["features"], max(SVR_CPU_SECONDS.values()))
+    frames = (int(settings["max_train_frames"]) / SVR_MEASURED["frames"]) ** SVR_GROWTH
+    return base * frames * len(settings["c_grid"]) / SVR_MEASURED["c_values"]
+
+
+def for_training(settings: Mapping, audio_seconds: float) -> float:
+    """Priority of a train_network job: its expected CPU seconds (below FEATURES)."""
+    return min(FEATURES - 1, expected_training_seconds(settings, audio_seconds))
+
+
+def for_svr(settings: Mapping) -> float:
+    """Priority of a train_svr job: its expected CPU seconds (below FEATURES)."""
+    return min(FEATURES - 1, expected_svr_seconds(settings))
