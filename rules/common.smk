@@ -12,7 +12,7 @@ import pandas as pd
 # conda envs); the path below only lets the workflow itself import it uninstalled.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 # Where the conda envs' post-deploy script (envs/install_emotrace.sh) installs the package from.
-os.environ["EMOTRACE_ROOT"] = str(Path(workflow.basedir).resolve())
+os.environ.update(EMOTRACE_ROOT=str(Path(workflow.basedir).resolve()))
 
 from emotrace import systems  # noqa: E402
 from emotrace.config_checks import check_config  # noqa: E402
