@@ -1,6 +1,7 @@
 # Helpers shared by the .smk files: config access, the experiment grid,
 # input functions over the ingested recordings, wildcard constraints.
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import pandas as pd
 # The library (src/emotrace) is installed in the environment (`make setup`, or the
 # conda envs); the path below only lets the workflow itself import it uninstalled.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# Where the conda envs' post-deploy script (envs/install_emotrace.sh) installs the package from.
+os.environ.update(EMOTRACE_ROOT=str(Path(workflow.basedir).resolve()))
 
 from emotrace import systems  # noqa: E402
 from emotrace.config_checks import check_config  # noqa: E402

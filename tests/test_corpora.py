@@ -23,7 +23,7 @@ _spec.loader.exec_module(make_corpora)
 
 RECOLA_OPTIONS = {"speaker_map": "instance_speakers.csv", "metadata": "speaker_metadata.csv"}
 
-# REFERENCE.md §6, copied by hand: the adapters' presets must equal these lists.
+# docs/references.md §10.2-10.3, copied by hand: the adapters' presets must equal these lists.
 AVEC2016 = {
     "train": "P16 21 23 25 37 39 41 46 56",
     "dev": "P19 26 28 30 34 42 45 64 65",

@@ -188,3 +188,15 @@ def test_semaine_as_released(tmp_path):
     assert split.groupby(session_of)["group"].first().to_dict() == {"2": "1", "3": "1", "8": "2", "9": "2",
                                                                      "14": "3", "20": "4", "26": "5"}
     assert set(split["partition"]) == {"train", "dev", "test"}
+
+
+def test_yang_full_release_config_splits_by_speaker(tmp_path):
+    """configs/yang2018_recola_full.yaml reads the full release as distributed (no option) and
+    splits its speakers at random, each speaker in one partition."""
+    root = make_corpora.write_recola_full(tmp_path / "corpus", seed=2, seconds=6.0)
+    config = configured(tmp_path, CONFIGS / "yang2018_recola_full.yaml", "yfull", root)
+    _, split, _, ingest = until_split(tmp_path, config, "yfull")
+    assert "RECOLA layout 'release'" in ingest
+    parts = partitions(split)
+    assert set(parts) == {"train", "dev", "test"}
+    assert sorted(sum(parts.values(), [])) == ["P13", "P16", "P19", "P20", "P21", "P26"]

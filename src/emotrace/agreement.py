@@ -1,6 +1,6 @@
 """The raters' ceiling: how well the individual raters agree with each other, per dimension and partition.
 
-As the AVEC 2018 organisers' agreement script does (REFERENCE §9): the mean pairwise CCC
+As the AVEC 2018 organisers' agreement script does (docs/references.md §9): the mean pairwise CCC
 between raters and Cronbach's alpha over the raters (for raters as fixed items this is
 also ICC(3,k), the consistency of their mean); and the leave-one-rater-out CCC, each
 rater against the mean of the others, whose mean is the figure comparable to a model's

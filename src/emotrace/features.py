@@ -3,7 +3,7 @@
 Row `k` of every feature set summarises the window centred at `k * step + centre_offset`
 seconds. The recording is padded by reflection (half a window on both sides, more if the
 labels run past the audio) so that every row exists, and the window slides over the padded
-signal in a single pass instead of each window being extracted separately (REFERENCE §3, §8):
+signal in a single pass instead of each window being extracted separately (docs/references.md §4):
 openSMILE's own windowed functionals for `egemaps` and `compare6373`, and for `compare` the
 LLDs from one openSMILE run followed by running max/min filters and cumulative sums in numpy.
 
@@ -183,7 +183,7 @@ def _check_grid(starts: np.ndarray, needed: int, hop: float, what: str, where) -
 
 
 def _windowed_functionals(span, sr, spec: FeatureSetSpec, n_frames: int, step: float, where):
-    """openSMILE functionals over every window in one run (frameModeFunctionalsConf, REFERENCE §8)."""
+    """openSMILE functionals over every window in one run (frameModeFunctionalsConf, docs/references.md §4.4)."""
     smile = _functionals_smile(spec.opensmile_set, spec.window, step)
     values, starts = _run_smile(smile, span, sr, where, dtype=np.float32)
     _check_grid(starts, n_frames, step, "windows", where)

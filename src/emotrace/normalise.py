@@ -1,4 +1,4 @@
-"""Feature z-normalisation with statistics of the training partition only (REFERENCE §3).
+"""Feature z-normalisation with statistics of the training partition only (docs/references.md §4.5).
 
 Columns that are constant over the training frames carry no information and would divide
 by zero, so they are dropped; `fit_stats` lists them for the caller to log.

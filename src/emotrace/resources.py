@@ -5,9 +5,9 @@ request follows the corpus instead of a constant: a SLURM job asks for what it n
 local run can be held under `--resources mem_mb=...`. Each retry (`attempt`) asks for proportionally more.
 
 The constants are calibrated on what the earlier measurements recorded (bench/train_step.py: a training step of
-e2e at batch 50 peaks at 3-5.5 GB RSS on the CPU, ~0.25 s per segment on 2 cores; REFERENCE §8: openSMILE takes
-2.3 s per minute of audio for eGeMAPS and 9.5 s for ComParE), with MARGIN on top. `python bench/scale.py`
-measures every stage against corpus size; a later calibration only edits the constants below.
+e2e at batch 50 peaks at 3-5.5 GB RSS on the CPU, ~0.25 s per segment on 2 cores; bench/features.py: openSMILE
+takes 2.3 s per minute of audio for eGeMAPS and 9.5 s for ComParE; docs/references.md §11), with MARGIN on top.
+`python bench/scale.py` measures every stage against corpus size; a later calibration only edits the constants below.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MAX_RUNTIME = 24 * 60  # training beyond a day continues from last.pt on the ret
 
 # Resident memory of a job's interpreter with its libraries loaded, before any data (MiB).
 BASE_MB = {"features": 400, "torch": 1000, "svr": 500, "figures": 1200}
-# openSMILE: CPU seconds per minute of audio (REFERENCE §8; ComParE LLD functionals at the ComParE rate),
+# openSMILE: CPU seconds per minute of audio (docs/references.md §4.4; ComParE LLD functionals at the ComParE rate),
 # and the columns of each feature set (the output's rows are held ~4 times: float64 frame, float32 copies).
 FEATURE_SECONDS_PER_MIN = {"egemaps": 2.3, "compare": 9.5, "compare6373": 9.5}
 FEATURE_WIDTH = {"egemaps": 88, "compare": 650, "compare6373": 6373}

@@ -68,7 +68,7 @@ def segment_recording(
     """Cut a 16 kHz recording and its (n_labels, D) label matrix into 6 s segments over its label frames.
 
     Every label frame lies in a segment (the challenge protocols score one prediction per label
-    frame): label frame k is paired with audio frame k - offset (REFERENCE §6), zero audio where
+    frame): label frame k is paired with audio frame k - offset (docs/references.md §5.2), zero audio where
     the recording has none (frame 0 under `end`, the frame at the recording's last instant under
     `start`). Returns the arrays of a segment .npz (docs/architecture.md): audio (n, 96000),
     labels (n, 150, D), mask (n, 150), frame0 (n,) as label-frame indices, label_offset.

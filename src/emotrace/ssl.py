@@ -1,4 +1,4 @@
-"""Frozen self-supervised speech models (wav2vec 2.0, HuBERT, WavLM) as per-frame features (REFERENCE §10).
+"""Frozen self-supervised speech models (wav2vec 2.0, HuBERT, WavLM) as per-frame features (docs/references.md §3.7).
 
 A torchaudio pipeline bundle names the architecture; its weights come from `ssl.checkpoint`
 (a state dict saved on a machine with internet, for offline clusters) or, when no checkpoint

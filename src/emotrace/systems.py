@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Per-network defaults from the papers (REFERENCE §2); config keys override them.
+# Per-network defaults from the papers (docs/references.md §3.5); config keys override them.
 NETWORK_DEFAULTS: dict[str, dict] = {
     "e2e": {"optimizer": "adam", "lr": 2e-3, "batch_size": 50},  # Trigeorgis 2016
     "e2e2017": {"optimizer": "adam", "lr": 2e-3, "batch_size": 50},

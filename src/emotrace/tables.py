@@ -6,7 +6,7 @@ each figure is mean±std (sample std, ddof=1) and the interval is that of the se
 Post-processed dev figures add the leave-one-dev-recording-out estimate ("LOO").
 Systems flagged `collapsed` (`emotrace.collapse`) are marked so in their cell. A
 "raters (leave one out)" row gives the raters' own ceiling (`emotrace.agreement`).
-The published figures (REFERENCE §1) sit in their own, labelled columns so that they
+The published figures (docs/references.md §2) sit in their own, labelled columns so that they
 are never mistaken for reproduced ones.
 """
 

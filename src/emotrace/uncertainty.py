@@ -15,7 +15,7 @@ The default 20 s spans the raters' reaction lag (2-4 s) plus slider smoothing
 several times over and much of the traces' slow drift, while leaving about ten
 blocks on the default test partition (4 x 45 s); shorter blocks cut through that
 dependence and narrow the interval, longer ones leave too few distinct blocks
-(REFERENCE §9). A block that crosses from one recording into the next joins two
+(docs/references.md §8.1). A block that crosses from one recording into the next joins two
 traces; that is rare with blocks shorter than a recording and only slightly
 loosens the dependence.
 

@@ -28,7 +28,7 @@ def frames_from_maps(x: Tensor, n_frames: int) -> Tensor:
     """[B, C, L'] -> [B, n_frames, C * L' / n_frames]: frame t holds samples [t*s, (t+1)*s) of every channel.
 
     Channels stay apart inside a frame (channel-major), so no frame mixes times of
-    another frame (End2You's port pools and reshapes so that frames mix; REFERENCE §2).
+    another frame (End2You's port pools and reshapes so that frames mix; docs/references.md §3.2).
     """
     b, c, length = x.shape
     return x.reshape(b, c, n_frames, length // n_frames).transpose(1, 2).reshape(b, n_frames, -1)
@@ -76,7 +76,7 @@ class E2E(SequenceRegressor):
     waveform (as in the authors' public code), the second convolution's input and
     the output layer's input. The second convolution alone has 6.4 M weights, so the
     model has ~7.6 M parameters (1.2 M in the BLSTM), not the ~1.5 M the paper quotes
-    (REFERENCE §2).
+    (docs/references.md §3.1).
     """
 
     name = "e2e"
