@@ -18,7 +18,7 @@ RELEASES = {
     "recola_avec2016": "AVEC 2016 RECOLA package",
     "semaine": "SEMAINE",
     "synthetic": "generates its synthetic",
-    "generic": "",
+    "generic": "generic layout",
 }
 
 
