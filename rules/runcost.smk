@@ -24,5 +24,6 @@ rule run_cost:
         "../envs/report.yaml"
     params:
         corpus=CORPUS,
+        cores=workflow.cores,
     script:
         "../scripts/run_cost.py"
