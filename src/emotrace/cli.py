@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the papers' tables, the findings and the run cost found under a "
                                        "results folder, and where outputs are")
     show.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    from emotrace.check import add_arguments as add_check  # `emotrace check` (its own module)
+
+    add_check(sub)
     return top
 
 
@@ -161,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     if args.command == "predict":
         return predict_command(args)
+    if args.command == "check":
+        from emotrace.check import check_command
+
+        return check_command(args)
     return show_command(args)
 
 
