@@ -335,12 +335,13 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
                                     f"no {dim} labels in this corpus; it has {sorted(scan.labels) or 'none'}"))
     stats = {dim: {"files": 0, "frames": 0, "audio_frames": 0, "gaps": 0, "uncovered_s": 0.0, "raters": set(),
                    "steps": []} for dim in dims}
+    unlabelled = {key: [d for d in dims if d in scan.labels and key not in scan.labels[d]] for key in scan.audio}
+    for key, missing in sorted(unlabelled.items()):
+        if missing and not scan.unlabelled_ok(key):
+            problems.append(Problem("error", "audio without labels", str(scan.audio[key]),
+                                    f"no {' or '.join(missing)} label file for {key}"))
     for dim in dims:
         by_key = scan.labels.get(dim, {})
-        for key in sorted(set(scan.audio) - set(by_key)):
-            if not scan.unlabelled_ok(key):
-                problems.append(Problem("error", "audio without labels", str(scan.audio[key]),
-                                        f"no {dim} label file for {key}"))
         for key in sorted(set(by_key) - set(scan.audio)):
             for path in by_key[key]:
                 problems.append(Problem("error", "labels without audio", str(path), f"no audio file for {key}"))
