@@ -95,7 +95,8 @@ def test_recola_release_reports_speakers_raters_and_the_missing_preset_speakers(
     assert [p["kind"] for p in report["problems"]] == ["split"]  # a warning: the run still goes
     stages = {s["stage"]: s for s in report["plan"]["stages"]}
     assert stages["train_network/e2e"]["gpu_h"] is None and stages["train_network/e2e"]["cpu_h"] > 0
-    assert "measured" in stages["preprocess"]["basis"] and "formula" in stages["train_svr/svr_egemaps"]["basis"]
+    assert "6-24 min of audio" in stages["preprocess"]["basis"]  # docs/scale.md's measured sizes
+    assert "formula" in stages["train_svr/svr_egemaps"]["basis"]
 
 
 def plant_recola_full(root: Path) -> dict[str, tuple[str, Path]]:
@@ -246,3 +247,13 @@ def test_full_size_recola_release_finishes(tmp_path, capsys):
     assert {p: v["recordings"] for p, v in report["split"]["partitions"].items()} == {"train": 16, "dev": 15,
                                                                                       "test": 15}
     assert report["corpus"]["dimensions"]["valence"]["frames"] == 46 * 7501
+
+
+def test_a_root_without_the_adapters_layout_cannot_run(tmp_path, capsys):
+    root = tmp_path / "RECOLA"
+    (root / "wav").mkdir(parents=True)
+    status, report = run_json(capsys, "--configfile", str(CONFIGS / "trigeorgis2016_recola.yaml"),
+                              str(override(tmp_path, root)))
+    assert status == 1 and report["plan"] is None
+    assert [(p["kind"], p["file"]) for p in report["problems"]] == [("layout", str(root))]
+    assert "no known RECOLA layout found" in report["reasons"][0]

@@ -313,7 +313,11 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
     scanner = SCANNERS.get(corpus["adapter"])
     if scanner is None:
         raise InputError("corpus.adapter", f"emotrace check knows no file layout of adapter {corpus['adapter']!r}")
-    scan = scanner(adapter, problems)
+    try:
+        scan = scanner(adapter, problems)
+    except InputError as err:  # no known layout under the root
+        problems.append(Problem("error", "layout", err.where, err.problem))
+        return adapter, Scan("none found"), {"durations": {}, "sample_rates": {}, "labels": {}}, problems
     tolerance = float(adapter.options.get("tolerance", 1.0))
     max_gap = float(adapter.options.get("max_gap", 1.0))
 
@@ -381,8 +385,8 @@ def _check_key(scan: Scan, dim: str, key: str, paths: list[Path], duration: floa
             stat["gaps"] += int(np.sum(np.diff(times) > max(2.5 * step, GRID_STEP * 2.5)))
         for name, values in columns.items():
             try:
-                check_trace(times, values, path, first_line=scan.first_line,
-                            max_gap=max_gap, value_range=scan.value_range)
+                check_trace(times, values, path, first_line=scan.first_line, max_gap=max_gap,
+                            value_range=None if name == "gold" else scan.value_range)
             except InputError as err:
                 problems.append(Problem("error", _kind_of(err), err.where, f"{name}: {err.problem}"))
                 continue
@@ -515,6 +519,8 @@ MEASURED = {
 }
 MEASURED_LRS = {"train_network/drnn_egemaps": 3, "train_network/drnn_compare": 3}  # configs/scale_recola.yaml
 MEASURED_NETWORKS = {"e2e", "blstm6373", "wave", "spec", "wavespec"}
+SSL_REAL_TIME = 5.8  # WavLM Base+ extraction speed on 2 cores (README, bench/ssl_features.py)
+SSL_DIM = 768  # hidden size of the base-size SSL models (WavLM Base+, wav2vec 2.0 / HuBERT Base)
 
 
 def _measured_stage(settings: Mapping) -> str | None:
@@ -530,10 +536,12 @@ def _at(stage: str, metric: str, minutes: float) -> tuple[float, str]:
     from emotrace.runcost import fit_growth
 
     value = float(fit_growth(MEASURED_MINUTES, MEASURED[stage][metric])(minutes))
-    top = MEASURED_MINUTES[-1]
-    basis = ("measured (within 6-24 min of audio)" if minutes <= top * 1.05
-             else f"extrapolated from 6-24 min to {minutes:.0f} min (x{minutes / top:.1f})")
-    return value, basis
+    low, top = MEASURED_MINUTES[0], MEASURED_MINUTES[-1]
+    if minutes > top * 1.05:
+        return value, f"extrapolated from 6-24 min of audio to {minutes:.0f} min (x{minutes / top:.1f})"
+    if minutes < low * 0.95:
+        return value, f"extrapolated down from 6-24 min of audio to {minutes:.1f} min"
+    return value, "measured (6-24 min of audio)"
 
 
 def _lrs(settings: Mapping) -> int:
@@ -606,6 +614,9 @@ def plan(config: Mapping, shape: Mapping) -> dict:
             "segment": sizes["segments"]}
     for fs in fsets:
         disk[f"features/{fs}"] = sizes["features"][fs]
+    if systems.has_ssl(config):
+        layers = max(settings[m]["kwargs"]["n_layers"] for m in settings if settings[m]["network"] in systems.SSL_NETWORKS)
+        disk["features/ssl (float16, base-size model)"] = frames * layers * SSL_DIM * 2 / 2**20
     if synthetic:
         disk["generated corpus (44.1 kHz 16-bit)"] = shape["seconds"] * 44100 * 2 / 2**20
     disk["predictions (train + postprocess, dev and test)"] = sum(
@@ -655,8 +666,9 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         add(f"train_network/{model}", len(runs), per_epoch * epochs * len(runs),
             f"{basis}; {epochs} epochs at most (early stopping may end sooner)", gpu=True)
     if systems.has_ssl(config):
-        add("extract_ssl", n, 0.0, "not measured", gpu=True)
-        stages[-1]["cpu_h"] = None
+        add("extract_ssl", n, shape["seconds"] / SSL_REAL_TIME,
+            f"measured for WavLM Base+ ({SSL_REAL_TIME}x real time on 2 cores, README 'Self-supervised features'); "
+            "other bundles differ", gpu=True)
     if figures:
         for stage, present in (("figure_traces", True), ("figure_cells", "e2e" in networks),
                                ("figure_lime", "spec" in networks)):
@@ -704,7 +716,16 @@ def follow_command(config: Mapping) -> dict:
 
 def check(configfiles: Sequence[str] | None = None, overrides: Sequence[str] | None = None) -> tuple[int, dict]:
     """Everything `emotrace check` reports, as one dict, and the exit status."""
-    logging.getLogger("emotrace").setLevel(logging.ERROR)  # the adapters' log lines: the report says it all
+    logger = logging.getLogger("emotrace")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the adapters' log lines: the report says what matters
+    try:
+        return _check(configfiles, overrides)
+    finally:
+        logger.setLevel(level)
+
+
+def _check(configfiles: Sequence[str] | None, overrides: Sequence[str] | None) -> tuple[int, dict]:
     try:
         config = load_config(configfiles, overrides)
     except ConfigError as err:
