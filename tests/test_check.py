@@ -257,3 +257,17 @@ def test_a_root_without_the_adapters_layout_cannot_run(tmp_path, capsys):
     assert status == 1 and report["plan"] is None
     assert [(p["kind"], p["file"]) for p in report["problems"]] == [("layout", str(root))]
     assert "no known RECOLA layout found" in report["reasons"][0]
+
+
+def test_the_follow_command_matches_where_training_logs_its_epochs():
+    """The log path `emotrace check` prints is train_network's `log:` (rules/train.smk), where the trainer's
+    per-epoch line goes (emotrace.logs.job_logger routes emotrace.training's records there)."""
+    from emotrace.check import follow_command
+
+    follow = follow_command({"corpus": {"name": "mine"}})
+    rule = (ROOT / "rules" / "train.smk").read_text()
+    expected = 'f"logs/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log"'
+    assert expected in rule
+    assert follow["logs"] == "logs/mine/train_network/<model>/<objective>/<target>/seed<N>.log"
+    assert follow["command"] == "tail -n 3 -f logs/mine/train_network/*/*/*/*.log"  # model/objective/target/seed
+    assert 'log.info("epoch %d train_loss' in (ROOT / "src" / "emotrace" / "training.py").read_text()

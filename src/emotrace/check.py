@@ -708,7 +708,7 @@ def follow_command(config: Mapping) -> dict:
     corpus = config["corpus"]["name"]
     return {"logs": f"logs/{corpus}/train_network/<model>/<objective>/<target>/seed<N>.log",
             "command": f"tail -n 3 -f logs/{corpus}/train_network/*/*/*/*.log",
-            "history": f"results/{corpus}/train/<model>/<objective>/<target>/seed<N>/history.csv (when a job ends)"}
+            "history": f"results/{corpus}/train/<model>/<objective>/<target>/seed<N>/history.csv (after each epoch)"}
 
 
 # ---------------------------------------------------------------------------------------------- the command
