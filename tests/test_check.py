@@ -271,3 +271,12 @@ def test_the_follow_command_matches_where_training_logs_its_epochs():
     assert follow["logs"] == "logs/mine/train_network/<model>/<objective>/<target>/seed<N>.log"
     assert follow["command"] == "tail -n 3 -f logs/mine/train_network/*/*/*/*.log"  # model/objective/target/seed
     assert 'log.info("epoch %d train_loss' in (ROOT / "src" / "emotrace" / "training.py").read_text()
+
+
+def test_an_empty_partition_is_named(corpora, tmp_path, capsys):
+    """The AVEC 2016 release withholds the test labels: its own avec2016 preset leaves test empty."""
+    mine = override(tmp_path, corpora["recola_avec2016"], split={"method": "preset", "preset": "avec2016"})
+    status, report = run_json(capsys, "--configfile", str(CONFIGS / "yang2018_recola.yaml"), str(mine))
+    assert status == 1
+    assert [(p["kind"], p["message"]) for p in report["problems"]] == \
+        [("split", "partitions ['test'] are empty")]

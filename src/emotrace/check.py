@@ -16,11 +16,12 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from emotrace.corpora.labels import audio_header, check_coverage, check_trace, frame_count
 from emotrace.errors import InputError
 
 EXIT_OK, EXIT_CANNOT_RUN, EXIT_CONFIG = 0, 1, 2
@@ -168,7 +169,7 @@ def _scan_recola_full(adapter, problems: list[Problem]) -> Scan:
 
     audio_dir, labels_dir = adapter.folders()
     layout = next((f"release layout {name!r} ({audio}/ + {labels}/)" for name, audio, labels in FULL_LAYOUTS
-                   if (adapter.root / audio).resolve() == audio_dir and (adapter.root / labels).resolve() == labels_dir),
+                   if ((adapter.root / audio).resolve(), (adapter.root / labels).resolve()) == (audio_dir, labels_dir)),
                   f"folders from corpus.options: audio {audio_dir}, ratings {labels_dir}")
     scan = Scan(layout, read_labels=_ratings_reader, grid="error", value_range=(-1.0, 1.0))
     scan.audio = _guard(problems, lambda: scan_folder(audio_dir, adapter.AUDIO, ".wav"), audio_dir) or {}
@@ -303,7 +304,6 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
     """Read every file of the configured corpus with the adapter's readers: (adapter, scan, per-dimension
     label statistics, problems). Each problem names its file."""
     from emotrace.corpora import get_adapter
-    from emotrace.corpora.labels import audio_header, check_coverage, check_trace, frame_count
 
     corpus = config["corpus"]
     dims = list(corpus["dimensions"])
@@ -323,11 +323,16 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
 
     durations: dict[str, float] = {}
     rates: dict[str, int] = {}
+    headers: dict[Path, tuple[int, float] | None] = {}  # one file may hold several recordings (generic regions)
     for key, path in sorted(scan.audio.items()):
-        try:
-            rates[key], durations[key] = audio_header(path)
-        except InputError as err:
-            problems.append(Problem("error", "audio", str(path), f"unreadable or truncated audio: {err.problem}"))
+        if path not in headers:
+            try:
+                headers[path] = audio_header(path)
+            except InputError as err:
+                headers[path] = None
+                problems.append(Problem("error", "audio", str(path), f"unreadable or truncated audio: {err.problem}"))
+        if headers[path] is not None:
+            rates[key], durations[key] = headers[path]
     if scan.regions and len(durations) == len(scan.audio):
         manifest = _guard(problems, adapter.manifest, adapter.root)
         if manifest is not None:
@@ -350,8 +355,7 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
             for path in by_key[key]:
                 problems.append(Problem("error", "labels without audio", str(path), f"no audio file for {key}"))
         for key in sorted(set(by_key) & set(scan.audio)):
-            _check_key(scan, dim, key, by_key[key], durations.get(key), stats[dim], problems, tolerance, max_gap,
-                       check_trace, check_coverage, frame_count)
+            _check_key(scan, dim, key, by_key[key], durations.get(key), stats[dim], problems, tolerance, max_gap)
     for dim in dims:
         stats[dim]["raters"] = sorted(stats[dim]["raters"])
         steps = stats[dim].pop("steps")
@@ -360,8 +364,7 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
 
 
 def _check_key(scan: Scan, dim: str, key: str, paths: list[Path], duration: float | None, stat: dict,
-               problems: list[Problem], tolerance: float, max_gap: float, check_trace, check_coverage,
-               frame_count) -> None:
+               problems: list[Problem], tolerance: float, max_gap: float) -> None:
     """Read one recording's label files for one dimension (and its separate rater file) and check them."""
     traces: dict[str, tuple[Path, np.ndarray, np.ndarray]] = {}
     for path in paths:
@@ -520,6 +523,7 @@ MEASURED = {
 MEASURED_LRS = {"train_network/drnn_egemaps": 3, "train_network/drnn_compare": 3}  # configs/scale_recola.yaml
 MEASURED_NETWORKS = {"e2e", "blstm6373", "wave", "spec", "wavespec"}
 SSL_REAL_TIME = 5.8  # WavLM Base+ extraction speed on 2 cores (README, bench/ssl_features.py)
+PREDICTION_ROW_BYTES = 50  # a predictions.csv row (recording,partition,dimension,frame,time,prediction,gold)
 SSL_DIM = 768  # hidden size of the base-size SSL models (WavLM Base+, wav2vec 2.0 / HuBERT Base)
 
 
@@ -615,12 +619,12 @@ def plan(config: Mapping, shape: Mapping) -> dict:
     for fs in fsets:
         disk[f"features/{fs}"] = sizes["features"][fs]
     if systems.has_ssl(config):
-        layers = max(settings[m]["kwargs"]["n_layers"] for m in settings if settings[m]["network"] in systems.SSL_NETWORKS)
+        layers = max(st["kwargs"]["n_layers"] for st in settings.values() if st["network"] in systems.SSL_NETWORKS)
         disk["features/ssl (float16, base-size model)"] = frames * layers * SSL_DIM * 2 / 2**20
     if synthetic:
         disk["generated corpus (44.1 kHz 16-bit)"] = shape["seconds"] * 44100 * 2 / 2**20
     disk["predictions (train + postprocess, dev and test)"] = sum(
-        2 * eval_frames * len(systems.target_dimensions(config, s.target)) * 60 / 2**20 for s in grid)
+        2 * eval_frames * len(systems.target_dimensions(config, s.target)) * PREDICTION_ROW_BYTES / 2**20 for s in grid)
     disk_total = sum(disk.values())
 
     stages: list[dict] = []
@@ -648,8 +652,8 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         if st["network"] == "svr":
             minutes_fit = 2 + len(st["c_grid"]) * resources.SVR_MINUTES_PER_FIT
             add(f"train_svr/{model}", len(runs), len(runs) * minutes_fit * 60,
-                f"formula: {len(st['c_grid'])} C x {resources.SVR_MINUTES_PER_FIT} min "
-                "(emotrace.resources, ComParE at the 20 000-frame cap)")
+                f"formula: {len(st['c_grid'])} C x {resources.SVR_MINUTES_PER_FIT} min (emotrace.resources: "
+                "ComParE at the 20 000-frame cap, extrapolated from 12 000 frames)")
             continue
         stage = _measured_stage(st)
         if stage is not None:
@@ -799,7 +803,8 @@ def render(report: Mapping) -> str:
         return f"config error: {report['error']}\n"
     lines = []
     c = report["corpus"]
-    lines.append(f"corpus {c['name']} (adapter {c['adapter']}) at {c['root']}; config {' '.join(report['configfiles'])}")
+    lines.append(f"corpus {c['name']} (adapter {c['adapter']}) at {c['root']}; "
+                 f"config {' '.join(report['configfiles'])}")
     if c.get("note"):
         lines.append(f"  {c['note']}")
     if "layout" in c:
