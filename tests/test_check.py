@@ -280,3 +280,15 @@ def test_an_empty_partition_is_named(corpora, tmp_path, capsys):
     assert status == 1
     assert [(p["kind"], p["message"]) for p in report["problems"]] == \
         [("split", "partitions ['test'] are empty")]
+
+
+def test_a_misnamed_file_is_named_without_a_cascade(corpora, tmp_path, capsys):
+    root = tmp_path / "misnamed"
+    shutil.copytree(corpora["recola_full"], root)
+    copy = root / "RECOLA-Audio-recordings" / "P16 (copy).wav"
+    shutil.copy(root / "RECOLA-Audio-recordings" / "P16.wav", copy)
+    status, report = run_json(capsys, "--configfile", str(CONFIGS / "trigeorgis2016_recola.yaml"),
+                              str(override(tmp_path, root)))
+    assert status == 1
+    assert [(p["kind"], p["file"]) for p in report["problems"]] == [("layout", str(copy))]
+    assert "does not follow the layout" in report["problems"][0]["message"]

@@ -115,6 +115,8 @@ def _kind_of(err: InputError) -> str:
         return "nan"
     if "audio" in text and ("truncated" in text or "header" in text or "does not exist" in text):
         return "audio"
+    if "layout" in text or "folder" in text:
+        return "layout"
     return "labels"
 
 
@@ -315,6 +317,7 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
         raise InputError("corpus.adapter", f"emotrace check knows no file layout of adapter {corpus['adapter']!r}")
     try:
         scan = scanner(adapter, problems)
+        listed = not problems  # a folder that could not be listed: audio and labels are not paired up
     except InputError as err:  # no known layout under the root
         problems.append(Problem("error", "layout", err.where, err.problem))
         return adapter, Scan("none found"), {"durations": {}, "sample_rates": {}, "labels": {}}, problems
@@ -346,12 +349,12 @@ def scan_corpus(config: Mapping) -> tuple[object, Scan, dict, list[Problem]]:
                    "steps": []} for dim in dims}
     unlabelled = {key: [d for d in dims if d in scan.labels and key not in scan.labels[d]] for key in scan.audio}
     for key, missing in sorted(unlabelled.items()):
-        if missing and not scan.unlabelled_ok(key):
+        if missing and listed and not scan.unlabelled_ok(key):
             problems.append(Problem("error", "audio without labels", str(scan.audio[key]),
                                     f"no {' or '.join(missing)} label file for {key}"))
     for dim in dims:
         by_key = scan.labels.get(dim, {})
-        for key in sorted(set(by_key) - set(scan.audio)):
+        for key in sorted(set(by_key) - set(scan.audio)) if listed else []:
             for path in by_key[key]:
                 problems.append(Problem("error", "labels without audio", str(path), f"no audio file for {key}"))
         for key in sorted(set(by_key) & set(scan.audio)):
