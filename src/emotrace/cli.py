@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
                      help="experiment config files, later ones overriding earlier ones (default: config.yaml)")
     cfg.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="overrides on top, as snakemake's --config")
+    from emotrace.check import add_arguments as add_check  # `emotrace check` (its own module)
+
+    add_check(sub)
     return top
 
 
@@ -195,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return predict_command(args)
     if args.command == "config":
         return config_command(args)
+    if args.command == "check":
+        from emotrace.check import check_command
+
+        return check_command(args)
     return show_command(args)
 
 

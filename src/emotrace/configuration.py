@@ -9,7 +9,7 @@ files override earlier ones key by key, nested sections merged, never config.yam
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import yaml
 
@@ -58,14 +58,15 @@ def parse_overrides(entries: Sequence[str]) -> dict:
         raise InputError("--config", str(err)) from err
 
 
-def load(configfiles: Sequence[str | Path] = (), overrides: Sequence[str] = (), validate: bool = True,
+def load(configfiles: Sequence[str | Path] = (), overrides: Sequence[str] | Mapping = (), validate: bool = True,
          default: str | Path = DEFAULT_CONFIG) -> dict:
-    """The config of `snakemake [--configfile F ...] [--config k=v ...]`, validated, with the schema's defaults."""
+    """The config of `snakemake [--configfile F ...] [--config k=v ...]`, validated, with the schema's defaults.
+    `overrides` are `key=value` strings as `--config` takes them, or a dict."""
     files = list(configfiles) or [default]
     config: dict = {}
     for path in files:
         config = merge(config, read_file(path))
-    config = merge(config, parse_overrides(overrides))
+    config = merge(config, dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides))
     if validate:
         from snakemake.exceptions import WorkflowError
         from snakemake.utils import validate as schema_validate
