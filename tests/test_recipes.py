@@ -2,8 +2,8 @@
 
 Each row of the README's table names an experiment config; the user writes one override file with the corpus
 root (and, for `generic`, a name), passes it after the config, and runs. Here each recipe runs through the
-snakemake command up to the split on a fixture in its release layout, then plans the whole DAG (a dry run),
-which must reach the Table 1 the README says.
+`emotrace check` (exit 0) and the snakemake command up to the split on a fixture in its release layout, then
+plans the whole DAG (a dry run), which must reach the Table 1 the README says.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
+from emotrace.cli import main
 
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import make_corpora  # noqa: E402
@@ -64,6 +65,7 @@ def test_readme_recipe_runs_on_its_release_layout(config, table, tmp_path):
     override = tmp_path / "my_corpus.yaml"
     override.write_text(yaml.safe_dump(mine))
     files = ["--configfile", str(REPO / config), str(override)]
+    assert main(["check", *files]) == 0, f"emotrace check refuses the {config} recipe's corpus"
     snakemake(tmp_path, *files, "--cores", "1", f"results/{name}/split/split.csv")
     plan = snakemake(tmp_path, "-n", *files, "--cores", "1")
     expected = table if "<" not in table else re.sub(r"<[^>]+>", name, table)
