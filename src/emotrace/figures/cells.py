@@ -256,6 +256,7 @@ def cell_figure(
             ax.text(0.5, 0.5, f"not drawn: {missing[name]}", transform=ax.transAxes, ha="center", va="center",
                     color="tab:red")
             ax.set_title(FEATURES.get(name, name), fontsize="medium")
+            ax.set_yticks([])
             continue
         row = rows[name]
         sign = 1.0 if row.rho >= 0 else -1.0
