@@ -71,19 +71,34 @@ def test_irregular_time_stamps_are_refused_naming_file_and_line():
 
 def test_describe_says_rate_and_action_per_group_of_files():
     line = describe("arousal", [Mapping(0.1, "interpolated")] * 5 + [Mapping(0.02, "averaged")], 0.04)
-    assert line == ("arousal: 5 file(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid; "
-                    "1 file(s) at 50 Hz (every 20 ms): averaged over each 40 ms frame (denser than the grid)")
+    assert line == ("arousal: 5 trace(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid; "
+                    "1 trace(s) at 50 Hz (every 20 ms): averaged over each 40 ms frame (denser than the grid)")
 
 
 def test_generic_adapter_logs_rates_and_refuses_irregular_files(tmp_path, caplog):
     root = make_corpora.write_generic(tmp_path / "c", speakers=2, label_step=0.1, channels=1, sample_rate=16000)
     with caplog.at_level(logging.INFO):
         get_adapter("generic", root).labels(["arousal", "valence"])
-    assert "arousal: 3 file(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid" in caplog.text
-    assert "valence: 3 file(s) at 10 Hz" in caplog.text
+    assert "arousal: 3 trace(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid" in caplog.text
+    assert "valence: 3 trace(s) at 10 Hz" in caplog.text
     path = root / "labels" / "valence" / "S01_r1.csv"
     table = pd.read_csv(path)
     table.loc[11, "time"] += 0.05  # line 13: half a step late
     table.to_csv(path, index=False)
     with pytest.raises(InputError, match=r"S01_r1\.csv:13.*irregular time stamps"):
         get_adapter("generic", root).labels(["arousal", "valence"])
+
+
+def test_recola_and_semaine_adapters_log_their_label_rates(tmp_path, caplog):
+    """RECOLA's 40 ms traces are kept; SEMAINE's FeelTraces (~20 ms, their own clocks) are interpolated, as before."""
+    recola = make_corpora.write_recola_full(tmp_path / "recola", seed=2, seconds=6.0)
+    semaine = make_corpora.write_semaine(tmp_path / "semaine", seed=2, seconds=12.0)
+    with caplog.at_level(logging.INFO):
+        adapter = get_adapter("recola_full", recola)
+        adapter.labels(["arousal"])
+        adapter.rater_labels(["arousal"])
+        get_adapter("semaine", semaine).labels(["arousal"])
+    assert "label rate, arousal: 6 trace(s) at 25 Hz (every 40 ms): kept (on the 40 ms grid already)" in caplog.text
+    assert "arousal raters: 36 trace(s) at 25 Hz (every 40 ms): kept" in caplog.text
+    semaine_line = next(r.getMessage() for r in caplog.records if r.name.endswith("semaine") and "label rate" in r.getMessage())
+    assert " at 50 Hz (every 20 ms): interpolated linearly onto the 40 ms grid" in semaine_line

@@ -56,7 +56,7 @@ from emotrace.corpora.labels import (
     read_time_value_csv,
     resolve_path,
 )
-from emotrace.corpora.rates import DEFAULT_RATE_TOLERANCE, describe, to_grid
+from emotrace.corpora.rates import DEFAULT_RATE_TOLERANCE, RateLog, to_grid
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -186,10 +186,9 @@ class GenericAdapter(CorpusAdapter):
         files = self.label_files()
         labels_dir = resolve_path(self.root, self.options["labels_dir"])
         check_dimensions(dimensions, files, labels_dir)
-        parts = []
+        parts, rates = [], RateLog(step)
         for dimension in dimensions:
             check_same_sets(manifest["recording"], files[dimension], labels_dir / dimension)
-            mappings = []
             for rec in manifest.itertuples(index=False):
                 path = files[dimension][rec.recording]
                 times, values = read_time_value_csv(path)
@@ -198,8 +197,8 @@ class GenericAdapter(CorpusAdapter):
                 on_grid, mapping = to_grid(times, values, frame_times(rec.duration, step), step, path,
                                            tolerance=self.options["rate_tolerance"])
                 parts.append((rec.recording, dimension, on_grid))
-                mappings.append(mapping)
-            log.info("label rate, %s", describe(dimension, mappings, step))
+                rates.add(dimension, mapping)
+        rates.flush(log)
         return label_frame(parts, step)
 
     # ------------------------------------------------------------------ raters
@@ -209,9 +208,8 @@ class GenericAdapter(CorpusAdapter):
         raters_dir = resolve_path(self.root, self.options["raters_dir"])
         if not raters_dir.is_dir():
             return None
-        parts = []
+        parts, rates = [], RateLog(step)
         for dimension in dimensions:
-            mappings = []
             for rec in self.manifest().itertuples(index=False):
                 path = raters_dir / dimension / f"{rec.recording}.csv"
                 table = read_table(path)
@@ -225,13 +223,13 @@ class GenericAdapter(CorpusAdapter):
                     check_trace(times, values, path, max_gap=self.options["max_gap"])
                     on_grid, mapping = to_grid(times, values, grid, step, path,
                                                tolerance=self.options["rate_tolerance"])
-                    mappings.append(mapping)
+                    rates.add(f"{dimension} raters", mapping)
                     parts.append(pd.DataFrame({
                         "recording": rec.recording, "dimension": dimension, "rater": name,
                         "frame": np.arange(grid.size, dtype=np.int64), "time": np.round(grid, 6),
                         "value": on_grid,
                     }))
-            log.info("label rate, %s", describe(f"{dimension} raters", mappings, step))
+        rates.flush(log)
         if not parts:
             return pd.DataFrame(columns=RATER_COLUMNS)
         return pd.concat(parts, ignore_index=True)[RATER_COLUMNS]

@@ -4,21 +4,26 @@ A trace's rate is its median time step. On the grid already (the step and every
 time stamp within a millisecond of the grid's) its values are kept; a sparser
 trace (e.g. 10 Hz) is interpolated linearly; a denser one (above 25 Hz) is
 averaged over each frame's 40 ms (the samples in `[t - step/2, t + step/2)`),
-which keeps what linear interpolation would drop between the frames. Time stamps
+which keeps what linear interpolation would drop between the frames (the SEMAINE
+adapter, whose FeelTrace clocks are not regular, logs its traces' rates but keeps
+interpolating them). Time stamps
 must lie within `tolerance` of whole multiples of the median step from each other
 (a missing sample is a gap, bounded elsewhere by `max_gap`); a trace that does not
 has no rate to map and is refused, naming the file and line, as are times that do
-not increase. `describe` turns the per-file results into one log line per dimension.
+not increase. `describe` turns the per-trace results into one log line per dimension;
+`RateLog` collects them while an adapter reads its files.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emotrace.corpora.labels import resample_trace
 from emotrace.errors import InputError
 
 DEFAULT_RATE_TOLERANCE = 0.25  # fraction of the median step a time step may be off a whole number of steps
@@ -34,6 +39,11 @@ class Mapping:
     action: str
 
 
+def median_step(times: np.ndarray) -> float:
+    """A trace's rate as its median time step (s)."""
+    return float(np.median(np.diff(np.asarray(times, dtype=np.float64))))
+
+
 def trace_step(times: np.ndarray, path: str | Path, first_line: int = 2,
                tolerance: float = DEFAULT_RATE_TOLERANCE) -> float:
     """The median time step of a trace; InputError (file and line) for decreasing or irregular times."""
@@ -46,7 +56,7 @@ def trace_step(times: np.ndarray, path: str | Path, first_line: int = 2,
         i = bad[0]
         raise InputError(f"{path}:{first_line + i + 1}",
                          f"time {times[i + 1]:g} does not increase (previous {times[i]:g})")
-    step = float(np.median(steps))
+    step = median_step(times)
     multiples = np.round(steps / step)
     allowed = max(tolerance * step, STAMP_RESOLUTION)
     bad = np.flatnonzero((multiples < 1) | (np.abs(steps - multiples * step) > allowed))
@@ -61,18 +71,20 @@ def trace_step(times: np.ndarray, path: str | Path, first_line: int = 2,
 
 def to_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray, grid_step: float, path: str | Path,
             first_line: int = 2, tolerance: float = DEFAULT_RATE_TOLERANCE) -> tuple[np.ndarray, Mapping]:
-    """Values of a (time, value) trace at the `grid` times, and how they were obtained (see the module)."""
+    """Values of a (time, value) trace at the `grid` times (evenly spaced by `grid_step`), and how they were
+    obtained (see the module)."""
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     grid = np.asarray(grid, dtype=np.float64)
     step = trace_step(times, path, first_line, tolerance)
-    linear = np.interp(grid, times, values)  # edge values held outside the trace
+    linear = resample_trace(times, values, grid)  # edge values held outside the trace
+    position = (times - grid[0]) / grid_step  # in frames of the grid
     if abs(step - grid_step) <= ON_GRID:
-        on_grid = np.abs(times / grid_step - np.round(times / grid_step)) * grid_step <= ON_GRID
+        on_grid = np.abs(position - np.round(position)) * grid_step <= ON_GRID
         return linear, Mapping(step, "kept" if on_grid.all() else "interpolated")
     if step > grid_step:
         return linear, Mapping(step, "interpolated")
-    frame = np.floor(times / grid_step + 0.5 + 1e-9).astype(np.int64)  # the frame whose 40 ms holds each sample
+    frame = np.floor(position + 0.5 + 1e-9).astype(np.int64)  # the frame whose 40 ms holds each sample
     inside = (frame >= 0) & (frame < grid.size)
     sums = np.bincount(frame[inside], weights=values[inside], minlength=grid.size)
     counts = np.bincount(frame[inside], minlength=grid.size)
@@ -89,9 +101,26 @@ ACTIONS = {
 
 def describe(what: str, mappings: list[Mapping], grid_step: float) -> str:
     """One line: the rates found among `what`'s traces and what was done, e.g.
-    `arousal: 7 file(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid`."""
+    `arousal: 7 trace(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid`."""
     grid_ms = f"{grid_step * 1000:g}"
     groups = Counter((round(1 / m.step, 1), m.action) for m in mappings)
-    parts = [f"{n} file(s) at {rate:g} Hz (every {1000 / rate:.3g} ms): {ACTIONS[action].format(grid=grid_ms)}"
+    parts = [f"{n} trace(s) at {rate:g} Hz (every {1000 / rate:.3g} ms): {ACTIONS[action].format(grid=grid_ms)}"
              for (rate, action), n in sorted(groups.items())]
     return f"{what}: " + "; ".join(parts)
+
+
+class RateLog:
+    """Each trace's Mapping collected under what it is (a dimension, a dimension's raters), logged one line each."""
+
+    def __init__(self, grid_step: float):
+        self.grid_step = grid_step
+        self.mappings: dict[str, list[Mapping]] = {}
+
+    def add(self, what: str, mapping: Mapping) -> None:
+        self.mappings.setdefault(what, []).append(mapping)
+
+    def flush(self, logger: logging.Logger) -> None:
+        """Log what was collected (`label rate, arousal: ...`) and start afresh."""
+        for what, mappings in self.mappings.items():
+            logger.info("label rate, %s", describe(what, mappings, self.grid_step))
+        self.mappings = {}
