@@ -13,7 +13,7 @@ import pytest
 
 from emotrace.corpora import get_adapter
 from emotrace.corpora.labels import frame_times
-from emotrace.corpora.rates import Mapping, describe, to_grid, trace_step
+from emotrace.corpora.rates import GridMapping, describe, to_grid, trace_step
 from emotrace.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
@@ -26,7 +26,7 @@ def test_a_trace_on_the_grid_is_kept():
     values = np.sin(GRID)
     got, mapping = to_grid(GRID, values, GRID, 0.04, "a.csv")
     np.testing.assert_array_equal(got, values)
-    assert mapping == Mapping(pytest.approx(0.04), "kept")
+    assert mapping == GridMapping(pytest.approx(0.04), "kept")
 
 
 def test_a_trace_at_the_grid_rate_but_shifted_is_interpolated():
@@ -70,7 +70,7 @@ def test_irregular_time_stamps_are_refused_naming_file_and_line():
 
 
 def test_describe_says_rate_and_action_per_group_of_files():
-    line = describe("arousal", [Mapping(0.1, "interpolated")] * 5 + [Mapping(0.02, "averaged")], 0.04)
+    line = describe("arousal", [GridMapping(0.1, "interpolated")] * 5 + [GridMapping(0.02, "averaged")], 0.04)
     assert line == ("arousal: 5 trace(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid; "
                     "1 trace(s) at 50 Hz (every 20 ms): averaged over each 40 ms frame (denser than the grid)")
 

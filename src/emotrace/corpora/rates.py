@@ -32,7 +32,7 @@ ON_GRID = 0.001  # s: a time stamp this close to a grid time is on the grid
 
 
 @dataclass(frozen=True)
-class Mapping:
+class GridMapping:
     """How one trace was put on the grid: its median step (s) and `kept`, `interpolated` or `averaged`."""
 
     step: float
@@ -70,7 +70,7 @@ def trace_step(times: np.ndarray, path: str | Path, first_line: int = 2,
 
 
 def to_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray, grid_step: float, path: str | Path,
-            first_line: int = 2, tolerance: float = DEFAULT_RATE_TOLERANCE) -> tuple[np.ndarray, Mapping]:
+            first_line: int = 2, tolerance: float = DEFAULT_RATE_TOLERANCE) -> tuple[np.ndarray, GridMapping]:
     """Values of a (time, value) trace at the `grid` times (evenly spaced by `grid_step`), and how they were
     obtained (see the module)."""
     times = np.asarray(times, dtype=np.float64)
@@ -81,15 +81,15 @@ def to_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray, grid_step: 
     position = (times - grid[0]) / grid_step  # in frames of the grid
     if abs(step - grid_step) <= ON_GRID:
         on_grid = np.abs(position - np.round(position)) * grid_step <= ON_GRID
-        return linear, Mapping(step, "kept" if on_grid.all() else "interpolated")
+        return linear, GridMapping(step, "kept" if on_grid.all() else "interpolated")
     if step > grid_step:
-        return linear, Mapping(step, "interpolated")
+        return linear, GridMapping(step, "interpolated")
     frame = np.floor(position + 0.5 + 1e-9).astype(np.int64)  # the frame whose 40 ms holds each sample
     inside = (frame >= 0) & (frame < grid.size)
     sums = np.bincount(frame[inside], weights=values[inside], minlength=grid.size)
     counts = np.bincount(frame[inside], minlength=grid.size)
     averaged = np.where(counts > 0, sums / np.maximum(counts, 1), linear)  # frames without a sample: interpolated
-    return averaged, Mapping(step, "averaged")
+    return averaged, GridMapping(step, "averaged")
 
 
 ACTIONS = {
@@ -99,7 +99,7 @@ ACTIONS = {
 }
 
 
-def describe(what: str, mappings: list[Mapping], grid_step: float) -> str:
+def describe(what: str, mappings: list[GridMapping], grid_step: float) -> str:
     """One line: the rates found among `what`'s traces and what was done, e.g.
     `arousal: 7 trace(s) at 10 Hz (every 100 ms): interpolated linearly onto the 40 ms grid`."""
     grid_ms = f"{grid_step * 1000:g}"
@@ -110,13 +110,13 @@ def describe(what: str, mappings: list[Mapping], grid_step: float) -> str:
 
 
 class RateLog:
-    """Each trace's Mapping collected under what it is (a dimension, a dimension's raters), logged one line each."""
+    """Each trace's GridMapping collected under what it is (a dimension, a dimension's raters), logged one line each."""
 
     def __init__(self, grid_step: float):
         self.grid_step = grid_step
-        self.mappings: dict[str, list[Mapping]] = {}
+        self.mappings: dict[str, list[GridMapping]] = {}
 
-    def add(self, what: str, mapping: Mapping) -> None:
+    def add(self, what: str, mapping: GridMapping) -> None:
         self.mappings.setdefault(what, []).append(mapping)
 
     def flush(self, logger: logging.Logger) -> None:

@@ -72,7 +72,7 @@ from emotrace.corpora.labels import (
     read_speaker_metadata,
     resolve_path,
 )
-from emotrace.corpora.rates import Mapping, RateLog, median_step
+from emotrace.corpora.rates import GridMapping, RateLog, median_step
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -442,7 +442,7 @@ class SemaineAdapter(CorpusAdapter):
                 traces = {f"R{r}": self._trace(p) for r, p in sorted(session.traces[letter].items())}
                 for times, _ in traces.values():
                     if rates is not None:
-                        rates.add(dim, Mapping(median_step(times), "interpolated"))
+                        rates.add(dim, GridMapping(median_step(times), "interpolated"))
                 for rec in turns.itertuples(index=False):
                     grid = rec.offset + frame_times(rec.duration, step)
                     yield rec.recording, dim, {r: np.interp(grid, t, v) for r, (t, v) in traces.items()}
