@@ -124,6 +124,25 @@ def test_module_entry_point_predicts_a_folder(tmp_path, models):
     assert "x.wav: 3.00 s, 76 frames" in proc.stdout
 
 
+def test_predict_with_a_spectrogram_model_prints_no_library_warning(tmp_path):
+    """Yang's `spec` model used to print PyTorch's even-kernel padding='same' warning before the results."""
+    torch.manual_seed(0)
+    kwargs = {"hidden_size": 8}
+    module = build_model("spec", 1, **kwargs)
+    ckpt = model_checkpoint(TrainSettings(model="spec", dimensions=["arousal"], model_kwargs=kwargs), module,
+                            cpu_state(module), None, 0, None, None, {"seed": 0})
+    save_torch(ckpt, tmp_path / "spec.pt")
+    sf.write(str(tmp_path / "x.wav"), voiced(2.0, 16000, seed=6), 16000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "emotrace.cli", "predict", str(tmp_path / "x.wav"), "--model", str(tmp_path / "spec.pt"),
+         "--out", str(tmp_path / "out"), "--no-postprocess"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "Warning" not in proc.stdout, proc.stderr
+    assert len(pd.read_csv(tmp_path / "out" / "x.csv")) == 51
+
+
 def test_show_prints_tables_and_where_outputs_are(tmp_path, capsys):
     assert main(["show", str(tmp_path)]) == 1
     assert "no table" in capsys.readouterr().err

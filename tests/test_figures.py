@@ -200,8 +200,10 @@ def voiced_audio(seconds: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
     return audio.astype(np.float32), f0, envelope
 
 
-def write_segments(tmp_path: Path, seconds: float, recording: str = "test_rec") -> Path:
+def write_segments(tmp_path: Path, seconds: float, recording: str = "test_rec", unvoiced: bool = False) -> Path:
     audio, _, envelope = voiced_audio(seconds)
+    if unvoiced:  # white noise: loudness and energy vary a little, F0 is undefined everywhere
+        audio = np.random.default_rng(1).standard_normal(audio.size).astype(np.float32)
     n_labels = int(seconds / 0.04)
     env = envelope[::640][:n_labels]
     labels = np.stack([env - env.mean(), np.sin(np.arange(n_labels) / 20.0) * 0.5], axis=1).astype(np.float32)
@@ -277,8 +279,6 @@ def test_cell_figure_errors(tmp_path):
     from emotrace.figures.cells import cell_figure
 
     segments = write_segments(tmp_path, 8.0)
-    with pytest.raises(InputError, match="too few frames for the cell analysis: 200 valid frames"):
-        cell_figure(tmp_path / "no_model.pt", [segments], tmp_path / "c", tmp_path / "c.csv")
     with pytest.raises(InputError, match="rule `train_network`") as err:
         cell_figure(tmp_path / "no_model.pt", [segments], tmp_path / "c", tmp_path / "c.csv", min_frames=10,
                     rule={"model": "train_network", "segments": "segment"})
@@ -287,6 +287,30 @@ def test_cell_figure_errors(tmp_path):
         cell_figure(tmp_path / "no_model.pt", [tmp_path / "none.npz"], tmp_path / "c", tmp_path / "c.csv",
                     rule={"model": "train_network", "segments": "segment"})
     assert not (tmp_path / "c.png").exists()
+
+
+def test_cell_figure_of_a_short_unvoiced_recording_draws_what_it_can_with_notes(tmp_path, caplog):
+    """A test recording shorter than min_frames without a voiced frame: two panels, the F0 one empty,
+    both reasons on the figure and in the log; under 1 s of audio a placeholder says why."""
+    from emotrace.figures.cells import cell_figure
+
+    model = save_untrained(tmp_path, "e2e", ["arousal"])
+    out, csv = tmp_path / "figures" / "cells", tmp_path / "figures" / "cells.csv"
+    with caplog.at_level("WARNING"):
+        table = cell_figure(model, [write_segments(tmp_path, 4.0, unvoiced=True)], out, csv, min_frames=250)
+    check_figure([out.with_suffix(".png"), out.with_suffix(".pdf")], 11, 8)
+    assert table["feature"].tolist() == ["rms_energy_range", "loudness"]
+    assert pd.read_csv(csv)["feature"].tolist() == ["rms_energy_range", "loudness"]
+    assert "only 100 frames (4.0 s), fewer than figures.min_cell_frames = 250" in caplog.text
+    assert "mean F0: no voiced frame in the recording (0 defined frames): panel left empty" in caplog.text
+
+    caplog.clear()
+    tiny = write_segments(tmp_path / "tiny", 0.8, unvoiced=True)
+    with caplog.at_level("WARNING"):
+        table = cell_figure(model, [tiny], out, csv, min_frames=250)
+    check_figure([out.with_suffix(".png"), out.with_suffix(".pdf")], 11, 4)
+    assert table.empty and pd.read_csv(csv).empty
+    assert "cell figure not drawn: the descriptors need at least 1 s of audio" in caplog.text
 
 
 def test_lime_on_an_untrained_spec_model_is_deterministic(tmp_path):

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torchaudio
 
 from emotrace.errors import InputError
 from emotrace.models import MODELS, build_model
 from emotrace.models.e2e import frames_from_maps
 from emotrace.models.recurrent import count_parameters
-
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 AUDIO = ["e2e", "e2e2017", "wave", "spec", "wavespec"]
 FEATURES = ["drnn", "blstm6373", "ssl_blstm"]
@@ -123,6 +125,33 @@ def test_forward_from_spectrogram_matches_forward(name, audio):
         assert not torch.allclose(shuffled, model(audio))
     with pytest.raises(InputError, match="spectrogram"):
         model.forward_from_spectrogram(spec[..., :-1], audio)
+
+
+def test_spectrogram_cnn_pads_like_torch_same_padding_without_its_warning(audio):
+    """The explicit padding gives PyTorch's padding='same' result exactly (the extra zero after), silently."""
+    model = build_model("spec", 2).eval()
+    cnn = model.spec_cnn
+    with torch.no_grad():
+        spec = model.spectrogram(audio[:, : 640 * 7])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            h = F.conv2d(spec, cnn.freq_conv.weight, cnn.freq_conv.bias, padding="same")
+            h = F.relu(F.max_pool2d(h, (2, 1)))
+            h = F.relu(F.conv2d(h, cnn.time_conv.weight, cnn.time_conv.bias, padding="same"))
+            reference = h.reshape(h.shape[0], -1, cnn.channel_pool, *h.shape[2:]).amax(dim=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert torch.equal(cnn(spec), reference)
+
+
+def test_spectrogram_models_run_without_warnings():
+    """In a fresh interpreter: PyTorch raises its padding warning once per process, so an earlier test would hide it."""
+    code = ("import torch; from emotrace.models import build_model\n"
+            "x = torch.randn(1, 640 * 7)\n"
+            "for name in ('spec', 'wavespec'): build_model(name, 2).eval()(x)\n"
+            "build_model('ssl_spec', 2, n_features=8).eval()(torch.cat([x, torch.randn(1, 7 * 8)], dim=1))\n")
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
 
 
 def test_wavespec_needs_the_waveform_with_the_spectrogram(audio):

@@ -62,3 +62,23 @@ def test_preset_with_speakers_missing_keeps_the_rest_and_says_so(caplog):
     assert "P91, P92" in caplog.text and "S05" in caplog.text  # S05: in no partition
     with pytest.raises(InputError, match=r"split.preset\[paper\].*\['dev'\] are empty.*dev P91, P92\)"):
         make_split(m, "preset", presets={"paper": {**preset, "dev": ["P91", "P92"]}}, preset="paper")
+
+
+@pytest.mark.parametrize("n, expected", [(3, {"train": 1, "dev": 1, "test": 1}),
+                                         (4, {"train": 2, "dev": 1, "test": 1}),
+                                         (5, {"train": 3, "dev": 1, "test": 1})])
+def test_no_partition_with_a_share_is_left_empty(n, expected, caplog):
+    """60/10/30 (Yang & Hirschberg's SEMAINE split) of a few groups: dev's share rounds up to one group."""
+    with caplog.at_level("WARNING"):
+        s = make_split(_manifest(n), "stratified", {"train": 0.6, "dev": 0.1, "test": 0.3}, seed=1)
+    assert s["partition"].value_counts().to_dict() == expected
+    # 3 groups: exact shares 1.8 / 0.3 / 0.9, largest remainders give 2 / 0 / 1; from 4 groups on dev's
+    # remainder wins a group without help, and nothing is said
+    assert ("dev's share (0.3 of 3 groups) rounds to 0 groups; rounded up to 1, taken from train" in caplog.text) \
+        == (n == 3)
+    assert ("rounded up" in caplog.text) == (n == 3)
+
+
+def test_fewer_groups_than_partitions_names_proportions_groups_and_the_empty_partition():
+    with pytest.raises(InputError, match=r"split.proportions.*2 group\(s\).*dev would be empty"):
+        make_split(_manifest(2), "stratified", {"train": 0.6, "dev": 0.1, "test": 0.3}, seed=1)

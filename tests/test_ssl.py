@@ -15,7 +15,6 @@ from emotrace.errors import InputError
 from emotrace.models import build_model
 from emotrace.models.ssl_blstm import LayerPooling, pack
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 # A few hundred kB: 3 transformer blocks of 32 units, a 16-channel convolutional front end
 # with the real strides (20 ms frames, 25 ms receptive field). Random weights: plumbing only.

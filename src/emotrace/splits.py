@@ -14,12 +14,29 @@ log = logging.getLogger(__name__)
 
 
 def _quota(n: int, proportions: dict[str, float]) -> dict[str, int]:
-    """Largest-remainder allocation of n items to partitions."""
+    """Largest-remainder allocation of n groups to partitions; no partition with a share is left empty.
+
+    A share that rounds to 0 groups is rounded up to 1, taken from the partition
+    whose count exceeds its exact share the most (said in the log). With fewer groups
+    than partitions holding a share, no split can fill them all: an error names
+    `split.proportions`, the number of groups and the partition that would be empty.
+    """
     total = sum(proportions[p] for p in PARTITIONS)
     exact = {p: n * proportions[p] / total for p in PARTITIONS}
     counts = {p: int(np.floor(v)) for p, v in exact.items()}
     for p in sorted(PARTITIONS, key=lambda p: exact[p] - counts[p], reverse=True)[: n - sum(counts.values())]:
         counts[p] += 1
+    wanted = [p for p in PARTITIONS if proportions[p] > 0]
+    for p in [p for p in wanted if counts[p] == 0]:
+        if n < len(wanted):
+            raise InputError("split.proportions",
+                             f"{n} group(s) cannot fill the {len(wanted)} partitions with a share "
+                             f"({', '.join(wanted)}): {p} would be empty; the corpus needs at least "
+                             f"{len(wanted)} groups (the split unit: speaker, or what the adapter groups by)")
+        donor = max((q for q in PARTITIONS if counts[q] > 1), key=lambda q: (counts[q] - exact[q], counts[q]))
+        counts[p], counts[donor] = 1, counts[donor] - 1
+        log.warning("split.proportions: %s's share (%.3g of %d groups) rounds to 0 groups; rounded up to 1, "
+                    "taken from %s (now %d)", p, exact[p], n, donor, counts[donor])
     return counts
 
 
@@ -42,10 +59,8 @@ def stratified(manifest: pd.DataFrame, proportions: dict[str, float], seed: int)
     """
     rng = np.random.default_rng(seed)
     groups = _groups(manifest)
-    if len(groups) < len(PARTITIONS):
-        raise InputError("split.proportions", f"need at least 3 groups for train/dev/test, corpus has {len(groups)}")
-    groups["tiebreak"] = rng.permutation(len(groups))
     overall = _quota(len(groups), proportions)
+    groups["tiebreak"] = rng.permutation(len(groups))
     assigned: dict[str, str] = {}
     taken = {p: 0 for p in PARTITIONS}
     for _, stratum in sorted(groups.groupby("gender"), key=lambda kv: -len(kv[1])):

@@ -3,7 +3,7 @@
 Layout under the corpus root::
 
     metadata.csv                      recording, speaker, audio_path [, gender, age, group, offset, duration]
-    labels/{dimension}/{recording}.csv    time,value (any step; put on the 40 ms grid by linear interpolation)
+    labels/{dimension}/{recording}.csv    time,value (any regular step; put on the 40 ms grid, see below)
 
 `audio_path` is absolute or relative to the root.  A recording is the region
 `[offset, offset + duration)` of its audio file (offset 0 and the rest of the
@@ -13,8 +13,14 @@ Options: `metadata` (path of the table, default `metadata.csv`), `labels_dir`
 (default `labels`), `label_pattern` (path under `labels_dir` with `{dimension}`
 and `{recording}`, default `{dimension}/{recording}.csv`), `tolerance` (s a label
 trace may end before/after its recording, default 1), `max_gap` (largest step
-between label times, default 1 s).  Files under `labels_dir` that match no
-pattern are logged as warnings and ignored.
+between label times, default 1 s), `rate_tolerance` (fraction of a trace's median
+step its time steps may be off a whole number of steps, default 0.25).  Files under
+`labels_dir` that match no pattern are logged as warnings and ignored.
+
+Label rates (emotrace.corpora.rates): a trace on the 40 ms grid is kept, a sparser
+one interpolated linearly, a denser one averaged over each frame's 40 ms; the log
+says per dimension which rates were found and which was done. Irregular or
+decreasing time stamps are refused, naming the file.
 
 Individual raters (optional): `raters_dir` (default `raters`) holds
 `{dimension}/{recording}.csv` with a `time` column and one column per rater; the
@@ -48,9 +54,9 @@ from emotrace.corpora.labels import (
     parse_age,
     read_table,
     read_time_value_csv,
-    resample_trace,
     resolve_path,
 )
+from emotrace.corpora.rates import DEFAULT_RATE_TOLERANCE, RateLog, to_grid
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,7 @@ class GenericAdapter(CorpusAdapter):
         "tolerance": DEFAULT_TOLERANCE,
         "max_gap": DEFAULT_MAX_GAP,
         "raters_dir": "raters",
+        "rate_tolerance": DEFAULT_RATE_TOLERANCE,
     }
     options_accepted = DEFAULTS
 
@@ -179,7 +186,7 @@ class GenericAdapter(CorpusAdapter):
         files = self.label_files()
         labels_dir = resolve_path(self.root, self.options["labels_dir"])
         check_dimensions(dimensions, files, labels_dir)
-        parts = []
+        parts, rates = [], RateLog(step)
         for dimension in dimensions:
             check_same_sets(manifest["recording"], files[dimension], labels_dir / dimension)
             for rec in manifest.itertuples(index=False):
@@ -187,8 +194,11 @@ class GenericAdapter(CorpusAdapter):
                 times, values = read_time_value_csv(path)
                 check_trace(times, values, path, max_gap=self.options["max_gap"])
                 check_coverage(times, 0.0, rec.duration, path, self.options["tolerance"])
-                parts.append((rec.recording, dimension,
-                              resample_trace(times, values, frame_times(rec.duration, step))))
+                on_grid, mapping = to_grid(times, values, frame_times(rec.duration, step), step, path,
+                                           tolerance=self.options["rate_tolerance"])
+                parts.append((rec.recording, dimension, on_grid))
+                rates.add(dimension, mapping)
+        rates.flush(log)
         return label_frame(parts, step)
 
     # ------------------------------------------------------------------ raters
@@ -198,7 +208,7 @@ class GenericAdapter(CorpusAdapter):
         raters_dir = resolve_path(self.root, self.options["raters_dir"])
         if not raters_dir.is_dir():
             return None
-        parts = []
+        parts, rates = [], RateLog(step)
         for dimension in dimensions:
             for rec in self.manifest().itertuples(index=False):
                 path = raters_dir / dimension / f"{rec.recording}.csv"
@@ -211,11 +221,15 @@ class GenericAdapter(CorpusAdapter):
                 for name in names:
                     values = numeric_column(table, name, path)
                     check_trace(times, values, path, max_gap=self.options["max_gap"])
+                    on_grid, mapping = to_grid(times, values, grid, step, path,
+                                               tolerance=self.options["rate_tolerance"])
+                    rates.add(f"{dimension} raters", mapping)
                     parts.append(pd.DataFrame({
                         "recording": rec.recording, "dimension": dimension, "rater": name,
                         "frame": np.arange(grid.size, dtype=np.int64), "time": np.round(grid, 6),
-                        "value": resample_trace(times, values, grid),
+                        "value": on_grid,
                     }))
+        rates.flush(log)
         if not parts:
             return pd.DataFrame(columns=RATER_COLUMNS)
         return pd.concat(parts, ignore_index=True)[RATER_COLUMNS]

@@ -69,9 +69,9 @@ from emotrace.corpora.labels import (
     numeric_column,
     read_speaker_metadata,
     read_table,
-    resample_trace,
     resolve_path,
 )
+from emotrace.corpora.rates import RateLog, to_grid
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -249,6 +249,7 @@ class RecolaAdapter(CorpusAdapter):
         self.options = merge_options(self.name, self.options, self.DEFAULTS)
         self._manifest: pd.DataFrame | None = None
         self._speakers: dict[str, tuple[str, object]] | None = None
+        self.rates: dict[float, RateLog] = {}  # grid step -> traces' rates, logged by log_rates
 
     def speaker_metadata(self) -> dict[str, tuple[str, object]]:
         """{speaker: (gender, age)} from option `metadata`, empty without it."""
@@ -279,11 +280,20 @@ class RecolaAdapter(CorpusAdapter):
         """One dict per labelled recording, with the manifest's columns."""
 
     def on_grid(self, times: np.ndarray, values: np.ndarray, duration: float, step: float, path: Path,
-                first_line: int = 2) -> np.ndarray:
-        """Check a gold trace against its recording and put it on the `step` grid."""
+                first_line: int = 2, what: str = "labels") -> np.ndarray:
+        """Check a gold trace against its recording and put it on the `step` grid; its rate and what was
+        done are collected under `what` for the log (see emotrace.corpora.rates)."""
         check_trace(times, values, path, first_line=first_line, max_gap=self.options["max_gap"])
         check_coverage(times, 0.0, duration, path, self.options["tolerance"])
-        return resample_trace(times, values, frame_times(duration, step))
+        on_grid, mapping = to_grid(times, values, frame_times(duration, step), step, path, first_line)
+        self.rates.setdefault(step, RateLog(step)).add(what, mapping)
+        return on_grid
+
+    def log_rates(self) -> None:
+        """One line per dimension (and its raters) with the label rates found and what was done."""
+        for rates in self.rates.values():
+            rates.flush(log)
+        self.rates = {}
 
     def raters_on_grid(self, path: Path, recording: str, dim: str, duration: float,
                        step: float) -> list[tuple[str, str, str, np.ndarray]]:
@@ -292,7 +302,8 @@ class RecolaAdapter(CorpusAdapter):
         parts = []
         for k, rater in enumerate(raters):
             check_trace(times, ratings[:, k], path, max_gap=self.options["max_gap"], value_range=RATING_RANGE)
-            parts.append((recording, dim, rater, self.on_grid(times, ratings[:, k], duration, step, path)))
+            parts.append((recording, dim, rater,
+                          self.on_grid(times, ratings[:, k], duration, step, path, what=f"{dim} raters")))
         return parts
 
 
@@ -363,7 +374,8 @@ class RecolaAvec2016Adapter(RecolaAdapter):
                     times, values = gold_from_ratings(path)
                     first_line = 2
                 parts.append((rec.recording, dim,
-                              self.on_grid(times, values, rec.duration, step, path, first_line)))
+                              self.on_grid(times, values, rec.duration, step, path, first_line, what=dim)))
+        self.log_rates()
         return label_frame(parts, step)
 
     def _check_ratings(self, dim: str, instance: str, n_gold: int) -> None:
@@ -391,6 +403,7 @@ class RecolaAvec2016Adapter(RecolaAdapter):
                     absent.append(f"{dim}/{rec.recording}.csv")
         if absent:
             log.warning("%s: no individual ratings for %s", folder, ", ".join(absent))
+        self.log_rates()
         return rater_frame(parts, step) if parts else None
 
     def preset_splits(self) -> dict[str, dict[str, list[str]]]:
@@ -478,7 +491,8 @@ class RecolaFullAdapter(RecolaAdapter):
         parts = []
         for rec, dim, path in self._files(dimensions):
             times, values = gold_from_ratings(path)
-            parts.append((rec.recording, dim, self.on_grid(times, values, rec.duration, step, path)))
+            parts.append((rec.recording, dim, self.on_grid(times, values, rec.duration, step, path, what=dim)))
+        self.log_rates()
         return label_frame(parts, step)
 
     def rater_labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
@@ -486,6 +500,7 @@ class RecolaFullAdapter(RecolaAdapter):
         parts = []
         for rec, dim, path in self._files(dimensions):
             parts += self.raters_on_grid(path, rec.recording, dim, rec.duration, step)
+        self.log_rates()
         return rater_frame(parts, step)
 
     def _files(self, dimensions: list[str]):

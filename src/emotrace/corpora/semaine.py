@@ -72,6 +72,7 @@ from emotrace.corpora.labels import (
     read_speaker_metadata,
     resolve_path,
 )
+from emotrace.corpora.rates import GridMapping, RateLog, median_step
 from emotrace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -426,8 +427,9 @@ class SemaineAdapter(CorpusAdapter):
         check_trace(times, values, path, first_line=1, max_gap=self.options["max_gap"], value_range=TRACE_RANGE)
         return times, values
 
-    def _rater_values(self, dimensions: list[str], step: float):
-        """(turn, dimension, {rater: trace at offset + k * step}) for every turn and wanted dimension."""
+    def _rater_values(self, dimensions: list[str], step: float, rates: RateLog | None = None):
+        """(turn, dimension, {rater: trace at offset + k * step}) for every turn and wanted dimension;
+        each trace's rate is collected in `rates` (FeelTrace's own clock: interpolated linearly)."""
         manifest = self.manifest()
         check_dimensions(dimensions, DIMENSION_LETTERS, "corpus.dimensions")
         sessions = {s.id: s for s in self.sessions()}
@@ -438,14 +440,21 @@ class SemaineAdapter(CorpusAdapter):
                 available = sorted(k for k, v in DIMENSION_LETTERS.items() if v in session.traces)
                 check_dimensions([dim], available, session.folder)
                 traces = {f"R{r}": self._trace(p) for r, p in sorted(session.traces[letter].items())}
+                for times, _ in traces.values():
+                    if rates is not None:
+                        rates.add(dim, GridMapping(median_step(times), "interpolated"))
                 for rec in turns.itertuples(index=False):
                     grid = rec.offset + frame_times(rec.duration, step)
                     yield rec.recording, dim, {r: np.interp(grid, t, v) for r, (t, v) in traces.items()}
 
     def labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
-        """Per turn and dimension: every rater's trace at `offset + k * step`, averaged over raters."""
-        return label_frame([(rec, dim, np.mean(list(raters.values()), axis=0))
-                            for rec, dim, raters in self._rater_values(dimensions, step)], step)
+        """Per turn and dimension: every rater's trace at `offset + k * step`, averaged over raters;
+        the traces' rates are logged per dimension."""
+        rates = RateLog(step)
+        labels = label_frame([(rec, dim, np.mean(list(raters.values()), axis=0))
+                              for rec, dim, raters in self._rater_values(dimensions, step, rates)], step)
+        rates.flush(log)
+        return labels
 
     def rater_labels(self, dimensions: list[str], step: float = 0.04) -> pd.DataFrame:
         """Each rater's FeelTrace on the grid of `labels()` (rater `R<n>` from the trace file name)."""

@@ -55,6 +55,22 @@ def save_figure(fig: Figure, output: Output) -> list[Path]:
     return paths
 
 
+def add_notes(fig: Figure, notes: Sequence[str]) -> None:
+    """Print what a figure lacks under it, so that the report shows why a panel is empty or thin."""
+    if notes:  # a super-x-label: constrained layout makes room for it below the axes
+        fig.supxlabel("\n".join(f"Note: {note}" for note in notes), x=0.01, ha="left", fontsize="small",
+                      color="tab:red")
+
+
+def placeholder_figure(output: Output, title: str, notes: Sequence[str]) -> list[Path]:
+    """A figure that says it could not be drawn and why: the run goes on to the tables instead of stopping."""
+    fig = new_figure(11, 4)
+    fig.text(0.5, 0.65, title, ha="center", va="center", fontsize="large", wrap=True)
+    fig.text(0.5, 0.35, "\n".join(["Not drawn, for want of data:", *notes]), ha="center", va="center",
+             color="tab:red", wrap=True)
+    return save_figure(fig, output)
+
+
 def rule_for(rule: Rule, what: str) -> str | None:
     """The rule that makes input `what`: one name for every input, or a mapping input name -> rule."""
     if rule is None or isinstance(rule, str):

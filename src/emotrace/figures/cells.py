@@ -11,12 +11,17 @@ audio [0.04 k, 0.04 (k + 1)) s; descriptor frames are placed at their window cen
   descriptor frames of the 1 s centred on the frame (undefined, hence left out, without any).
 
 For each descriptor the cell with the largest |Pearson r| is plotted, sign-flipped when r < 0,
-both z-scored, against time in minutes.
+both z-scored, against time in minutes. What the recording cannot give is drawn as a note
+instead of stopping the run: a descriptor undefined or constant over it (no voiced frame: no
+F0) leaves its panel empty with the reason, a recording shorter than `min_frames` is analysed
+with a warning on the figure, and one too short for the descriptors (under 1 s) gives a
+placeholder figure that says so.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -29,10 +34,21 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 from emotrace.data import Segments, load_segments
 from emotrace.errors import InputError
 from emotrace.features import OPENSMILE_GAIN
-from emotrace.figures import Output, Rule, longest_recording, new_figure, require_input, save_figure
+from emotrace.figures import (
+    Output,
+    Rule,
+    add_notes,
+    longest_recording,
+    new_figure,
+    placeholder_figure,
+    require_input,
+    save_figure,
+)
 from emotrace.io import write_csv
 from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE
 from emotrace.training import TrainedModel, load_model
+
+log = logging.getLogger(__name__)
 
 STEP = FRAME_SAMPLES / SAMPLE_RATE  # 0.04 s
 LLD_HOP = 0.01
@@ -128,6 +144,20 @@ def recording_activations(module: torch.nn.Module, segments: Segments, batch_siz
     return audio, activations
 
 
+def undefined_features(features: pd.DataFrame) -> dict[str, str]:
+    """Descriptors with nothing to correlate (fewer than 3 defined frames, or constant), with the reason."""
+    reasons = {}
+    for name in features.columns:
+        f = features[name].to_numpy(np.float64)
+        valid = np.isfinite(f)
+        if valid.sum() < 3:
+            why = "no voiced frame" if name == "f0_mean" else "no frame where it is defined"
+            reasons[name] = f"{SHORT_NAMES.get(name, name)}: {why} in the recording ({int(valid.sum())} defined frames)"
+        elif np.std(f[valid]) == 0:
+            reasons[name] = f"{SHORT_NAMES.get(name, name)}: constant over the recording"
+    return reasons
+
+
 def correlate_cells(activations: np.ndarray, features: pd.DataFrame, where: str = "recording") -> pd.DataFrame:
     """Per feature, the cell with the largest |Pearson r| over the frames where the feature is defined."""
     rows = []
@@ -184,27 +214,51 @@ def cell_figure(
     """Trigeorgis Fig. 2 for `recording`, or the one with the most frames among `segment_files` (test partition).
 
     Writes the figure (three panels: RMS energy range, loudness, mean F0) and `csv` with the
-    chosen cells (CSV_COLUMNS); returns that table. Fewer than `min_frames` valid frames raise
-    InputError before the model runs. `rule` names the rule(s) that make the inputs
-    (one name, or a mapping with keys 'model' and 'segments').
+    chosen cells (CSV_COLUMNS, one row per descriptor that could be correlated); returns that
+    table. What could not be drawn is said on the figure and logged (see the module docstring).
+    `rule` names the rule(s) that make the inputs (one name, or a mapping with keys 'model'
+    and 'segments').
     """
     path = longest_recording(segment_files, rule, recording)
     segments = load_segments(path, [])
     n_valid = int(segments.mask.sum())
+    notes = []
     if n_valid < min_frames:
-        raise InputError(path, f"too few frames for the cell analysis: {n_valid} valid frames "
-                               f"({n_valid * STEP:.1f} s), need at least {min_frames}")
+        notes.append(f"recording {segments.recording} has only {n_valid} frames ({n_valid * STEP:.1f} s), fewer than "
+                     f"figures.min_cell_frames = {min_frames}: correlations over so few frames are unreliable")
     trained = _as_model(model, rule)
+    heading = (title or f"Recurrent cells vs prosodic features (Trigeorgis et al. 2016, Fig. 2): model {trained.name} "
+                        f"({', '.join(trained.dimensions)}), unseen recording {segments.recording}")
+    if n_valid * STEP < WINDOW:
+        notes.append(f"the descriptors need at least {WINDOW:g} s of audio; the longest given recording has "
+                     f"{n_valid * STEP:.2f} s")
+        return _without_figure(heading, notes, output, csv)
     audio, activations = recording_activations(trained.module, segments, device=device)
     features = prosodic_features(audio, len(activations), where=str(path))
-    table = correlate_cells(activations, features, where=str(path))
+    missing = undefined_features(features)
+    notes += [f"{reason}: panel left empty" for reason in missing.values()]
+    drawable = features.drop(columns=list(missing))
+    if drawable.columns.empty:
+        return _without_figure(heading, notes, output, csv)
+    table = correlate_cells(activations, drawable, where=str(path))
     table = table.assign(recording=segments.recording, unit=[unit_name(trained.module, c) for c in table["cell"]])[CSV_COLUMNS]
     write_csv(table, csv)
+    for note in notes:
+        log.warning("cell figure: %s", note)
 
     minutes = (np.arange(len(activations)) + 0.5) * STEP / 60
     fig = new_figure(11, 8)
-    axes = fig.subplots(len(table), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, row in zip(axes, table.itertuples(index=False)):
+    axes = fig.subplots(len(features.columns), 1, sharex=True, squeeze=False)[:, 0]
+    rows = {row.feature: row for row in table.itertuples(index=False)}
+    for ax, name in zip(axes, features.columns):
+        ax.grid(True, alpha=0.3)
+        if name in missing:
+            ax.text(0.5, 0.5, f"not drawn: {missing[name]}", transform=ax.transAxes, ha="center", va="center",
+                    color="tab:red")
+            ax.set_title(FEATURES.get(name, name), fontsize="medium")
+            ax.set_yticks([])
+            continue
+        row = rows[name]
         sign = 1.0 if row.rho >= 0 else -1.0
         flipped = " (sign flipped)" if sign < 0 else ""
         ax.plot(minutes, _zscore(sign * activations[:, row.cell]), color="tab:blue", linewidth=0.8,
@@ -213,12 +267,21 @@ def cell_figure(
                 label=SHORT_NAMES.get(row.feature, row.feature))
         ax.set_title(f"{row.description} vs {row.unit}: ρ = {row.rho:.2f}", fontsize="medium")
         ax.set_ylabel("z-score (unitless)")
-        ax.grid(True, alpha=0.3)
         ax.legend(loc="upper right", fontsize="small", ncol=2)
     axes[-1].set_xlabel("time (min)")
-    fig.suptitle(title or (f"Recurrent cells vs prosodic features (Trigeorgis et al. 2016, Fig. 2): model {trained.name} "
-                           f"({', '.join(trained.dimensions)}), unseen recording {segments.recording}\n"
-                           f"({'chosen by the caller' if recording else 'the given recording with the most frames'}: {n_valid} frames of 40 ms; "
-                           f"per feature the recurrent cell with the largest |ρ|)"))
+    fig.suptitle(heading if title else
+                 heading + f"\n({'chosen by the caller' if recording else 'the given recording with the most frames'}: "
+                           f"{n_valid} frames of 40 ms; per feature the recurrent cell with the largest |ρ|)")
+    add_notes(fig, notes)
     save_figure(fig, output)
+    return table
+
+
+def _without_figure(heading: str, notes: list[str], output: Output, csv: str | Path) -> pd.DataFrame:
+    """Nothing to correlate: a placeholder figure naming what was missing and an empty table."""
+    for note in notes:
+        log.warning("cell figure not drawn: %s", note)
+    table = pd.DataFrame({c: pd.Series(dtype=object) for c in CSV_COLUMNS})
+    write_csv(table, csv)
+    placeholder_figure(output, heading, notes)
     return table

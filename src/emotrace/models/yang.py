@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from emotrace.errors import InputError
 from emotrace.models.e2e import FRAME_SAMPLES, WaveformCNN, check_audio, frames_from_maps
+from emotrace.models.fftconv import same_padding
 from emotrace.models.layers import Dropout, channel_max_pool
 from emotrace.models.recurrent import LSTMStack, OutputHeads, SequenceRegressor
 
@@ -51,12 +52,15 @@ class SpectrogramCNN(nn.Module):
     max-pool across channels by 10 -> 8 x 20 values per 10 ms = 640 per 40 ms frame.
 
     Dropout follows each max-pooling ("dropout layers ... after the max-pooling layers").
+    Both convolutions are 'same'-padded explicitly (the extra zero after, as PyTorch's
+    padding='same' places it): with the even kernel, padding='same' warns on every call.
     """
 
     def __init__(self, channels: int = 80, kernel: int = 10, channel_pool: int = 10, dropout: float = 0.5):
         super().__init__()
-        self.freq_conv = nn.Conv2d(3, channels, (kernel, 1), padding="same")
-        self.time_conv = nn.Conv2d(channels, channels, (1, kernel), padding="same")
+        self.freq_conv = nn.Conv2d(3, channels, (kernel, 1))
+        self.time_conv = nn.Conv2d(channels, channels, (1, kernel))
+        self.pad = same_padding(kernel)
         self.channel_pool = channel_pool
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
@@ -64,8 +68,9 @@ class SpectrogramCNN(nn.Module):
 
     def forward(self, spec: Tensor) -> Tensor:
         """[B, 3, 40, T] (T spectrogram frames) -> [B, channels / pool, 20, T]."""
-        h = self.dropout1(F.relu(F.max_pool2d(self.freq_conv(spec), (2, 1))))
-        return self.dropout2(channel_max_pool(F.relu(self.time_conv(h)), self.channel_pool))
+        h = self.freq_conv(F.pad(spec, (0, 0, *self.pad)))  # F.pad's order: last dim (time) first
+        h = self.dropout1(F.relu(F.max_pool2d(h, (2, 1))))
+        return self.dropout2(channel_max_pool(F.relu(self.time_conv(F.pad(h, self.pad))), self.channel_pool))
 
     def describe(self) -> str:
         return (f"log-mel {N_MELS} + deltas -> conv {self.channels}x{self.kernel} (freq) -> pool 2 -> "
