@@ -85,8 +85,8 @@ def feature_inputs(wildcards):
 
 def plugin_inputs(wildcards):
     """A plug-in network's file (`models.<name>.module`): editing it trains the model again."""
-    module = config["models"][wildcards.model].get("module")
-    return {"plugin": module} if module else {}
+    source = config["models"][wildcards.model].get("module")
+    return {"plugin": source} if source else {}
 
 
 def train_params(wildcards):
