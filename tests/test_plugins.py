@@ -102,7 +102,7 @@ def test_plugin_network_from_a_file_passes_and_gets_the_plugin_defaults():
     assert {k: settings[k] for k in systems.PLUGIN_DEFAULTS} == systems.PLUGIN_DEFAULTS
     assert systems.is_plugin(settings) and not systems.reads_features(settings)
     assert systems.feature_sets(cfg) == [] and not systems.has_ssl(cfg)
-    plugin = resources.train_request("ConvGRU", 50, 40, 1, 500.0, plugin=True)  # nothing measured: the largest
+    plugin = resources.train_request(settings["network"], 50, 40, 1, 500.0)  # nothing measured: the largest
     for network in resources.ACTIVATION_MB:
         builtin = resources.train_request(network, 50, 40, 1, 500.0)
         assert plugin["mem_mb"] >= builtin["mem_mb"] and plugin["runtime"] >= builtin["runtime"]
@@ -351,3 +351,18 @@ def test_example_adapter_reads_a_made_up_layout_through_the_dag(tmp_path):
     stored = torch.load(res / "train" / "convgru" / "ccc" / "joint" / "seed1" / "model.pt", weights_only=True)
     assert stored["plugin"]["network"] == "my_network:ConvGRU" and stored["plugin"]["module"] is None
     assert stored["plugin"]["file"] == str(MY_NETWORK) and stored["trained_on"]["adapter"] == "TakesAdapter"
+
+
+def test_a_network_registered_in_the_project_needs_no_other_entry(monkeypatch):
+    """One file plus its registration in emotrace.models.MODELS: the schema, the defaults and the
+    resource constants need no edit (it gets PLUGIN_DEFAULTS and the plug-in resource figures)."""
+    from emotrace import models
+
+    cls = plugins.import_class("ConvGRU", MY_NETWORK, "network")
+    monkeypatch.setitem(models.MODELS, "convgru", cls)
+    cfg = config({"network": "convgru", "batch_size": 4})
+    check_config(cfg)
+    settings = systems.model_settings(cfg, "mine")
+    assert not systems.is_plugin(settings) and settings["optimizer"] == "adam" and settings["batch_size"] == 4
+    assert resources.train_request("convgru", 4, 1, 1, 10.0)["mem_mb"] > 0
+    validate(cfg, str(REPO / "schemas" / "config.schema.yaml"))

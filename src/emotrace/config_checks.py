@@ -47,9 +47,12 @@ def check_networks(config: dict) -> None:
                 raise InputError(f"models.{model}.module", "the svr baseline takes no module")
             plugins.network_class(model, entry)
         elif entry["network"] not in systems.NETWORK_DEFAULTS:
-            raise InputError(f"models.{model}.network",
-                             f"unknown network {entry['network']!r}; valid: {sorted(systems.NETWORK_DEFAULTS)}, "
-                             + PLUGIN_HINT.format(key=f"models.{model}.module"))
+            from emotrace.models import MODELS  # imports torch: only for a name without the papers' defaults
+
+            if entry["network"] not in MODELS:
+                valid = sorted({*systems.NETWORK_DEFAULTS, *MODELS})
+                raise InputError(f"models.{model}.network", f"unknown network {entry['network']!r}; valid: {valid}, "
+                                 + PLUGIN_HINT.format(key=f"models.{model}.module"))
 
 
 def check_model_kwargs(config: dict) -> None:

@@ -45,8 +45,8 @@ ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec
                  "ssl_blstm": 30, "ssl_spec": 130, "ssl_wavespec": 180}
 STEP_SECONDS = {"e2e": 0.25, "e2e2017": 0.7, "wave": 0.3, "spec": 0.3, "wavespec": 0.5, "drnn": 0.02,
                 "blstm6373": 0.05, "ssl_blstm": 0.05, "ssl_spec": 0.35, "ssl_wavespec": 0.55}
-# A plug-in network (emotrace.plugins): nothing measured, so the largest built-in figures (wavespec's
-# activations, e2e2017's step) stand for it; a request too small fails the job, one too large only waits longer.
+# A network without measured constants (a plug-in, emotrace.plugins, or one newly registered): the largest
+# built-in figures stand for it; a request too small fails the job, one too large only waits longer.
 PLUGIN_ACTIVATION_MB = max(ACTIVATION_MB.values())
 PLUGIN_STEP_SECONDS = max(STEP_SECONDS.values())
 SEGMENT_FILE_MB = (SEGMENT_SAMPLES * 4 + SEGMENT_FRAMES * (2 * 4 + 1) + 8) / MIB  # audio, 2 label dims, mask
@@ -102,15 +102,15 @@ def features_request(audio_mb: float, feature_set: str, attempt: int = 1) -> dic
     return _request(mem, 1 + minutes * FEATURE_SECONDS_PER_MIN[feature_set] / 60, attempt)
 
 
-def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, attempt: int = 1,
-                  plugin: bool = False) -> dict:
+def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, attempt: int = 1) -> dict:
     """A network's training job: interpreter + the datasets' labels and masks + one batch's inputs and
     activations; epochs over every segment at the cost of a training step (dev and test passes are cheaper,
     which is part of the margin). The segments' audio and the feature rows are read per item
     (`emotrace.data.SegmentDataset`), so neither the audio nor the feature files add to the memory.
-    A `plugin` network gets PLUGIN_ACTIVATION_MB and PLUGIN_STEP_SECONDS."""
-    activation = PLUGIN_ACTIVATION_MB if plugin else _known(ACTIVATION_MB, network, "network")
-    step = PLUGIN_STEP_SECONDS if plugin else STEP_SECONDS[network]
+    A network without constants (a plug-in, or one newly registered) gets PLUGIN_ACTIVATION_MB and
+    PLUGIN_STEP_SECONDS."""
+    activation = ACTIVATION_MB.get(network, PLUGIN_ACTIVATION_MB)
+    step = STEP_SECONDS.get(network, PLUGIN_STEP_SECONDS)
     mem = BASE_MB["torch"] + segments_mb * SEGMENT_HELD_FRACTION + batch_size * activation
     n_segments = segments_mb / SEGMENT_FILE_MB
     minutes = 2 + n_lr * epochs * n_segments * step / 60
@@ -139,11 +139,9 @@ def for_features(wildcards, input, attempt: int) -> dict:
 
 def for_training(settings: Mapping, input, attempt: int) -> dict:
     """Request of a train_network job, from the model's resolved settings (systems.model_settings)."""
-    from emotrace.systems import is_plugin
-
     lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
     return train_request(settings["network"], int(settings["batch_size"]), int(settings["max_epochs"]), len(lrs),
-                         input_mb(input, "segments"), attempt, plugin=is_plugin(settings))
+                         input_mb(input, "segments"), attempt)
 
 
 def for_svr(settings: Mapping, input, attempt: int) -> dict:
@@ -197,6 +195,6 @@ def plan(config: Mapping) -> dict[str, dict]:
         else:
             lrs = s["lr"] if isinstance(s["lr"], list) else [s["lr"]]
             out[f"train_network/{model}"] = train_request(s["network"], s["batch_size"], s["max_epochs"], len(lrs),
-                                                          sizes["segments"], plugin=systems.is_plugin(s))
+                                                          sizes["segments"])
     out["figures"] = figure_request(sizes["test_segments"], model_mb=30.0)
     return out
