@@ -366,3 +366,17 @@ def test_a_network_registered_in_the_project_needs_no_other_entry(monkeypatch):
     assert not systems.is_plugin(settings) and settings["optimizer"] == "adam" and settings["batch_size"] == 4
     assert resources.train_request("convgru", 4, 1, 1, 10.0)["mem_mb"] > 0
     validate(cfg, str(REPO / "schemas" / "config.schema.yaml"))
+
+
+@pytest.mark.integration
+def test_a_bad_plugin_stops_the_workflow_before_any_job(tmp_path):
+    """Through the snakemake command: a dry run already stops, naming the key."""
+    cfg = yaml.safe_load((EXAMPLES / "my_network.yaml").read_text())
+    cfg["models"]["convgru"]["module"] = str(MY_NETWORK)
+    cfg["models"]["convgru"]["kwargs"] = {"hiden_size": 8}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert "models.convgru.kwargs: ConvGRU(n_outputs, sample_rate=16000" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -101,6 +101,13 @@ def source_file(cls) -> Path | None:
     return Path(found).resolve() if found else None
 
 
+def class_label(cls) -> str:
+    """How messages name a class: module.Class, or Class (file) for one imported from a plug-in file."""
+    if cls.__module__.startswith("emotrace_plugin_"):
+        return f"{cls.__qualname__} ({source_file(cls)})"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def bind_check(cls, args: tuple, kwargs: dict, key: str, what: str) -> None:
     """The constructor of `cls` takes `args` and `kwargs`; else InputError naming `key`."""
     try:
@@ -110,7 +117,10 @@ def bind_check(cls, args: tuple, kwargs: dict, key: str, what: str) -> None:
     try:
         signature.bind(*args, **kwargs)
     except TypeError as err:
-        raise InputError(key, f"{cls.__name__}{signature} cannot be called as {what}: {err}") from err
+        empty = inspect.Parameter.empty  # shown without annotations: `name=default` reads as a call
+        plain = signature.replace(parameters=[p.replace(annotation=empty) for p in signature.parameters.values()],
+                                  return_annotation=inspect.Signature.empty)
+        raise InputError(key, f"{cls.__name__}{plain} cannot be called as {what}: {err}") from err
 
 
 # ---------------------------------------------------------------- networks
@@ -153,7 +163,7 @@ def check_network_class(cls, model: str, entry: dict) -> None:
 
     key = f"models.{model}.network"
     if not issubclass(cls, nn.Module):
-        raise InputError(key, f"{cls.__module__}.{cls.__qualname__} is not a torch.nn.Module subclass")
+        raise InputError(key, f"{class_label(cls)} is not a torch.nn.Module subclass")
     kind = network_input_kind(entry)
     declared = getattr(cls, "input_kind", None)
     if declared is not None and declared not in INPUT_KINDS:
@@ -249,8 +259,7 @@ def check_adapter_class(cls, key: str = "corpus.adapter") -> None:
     from emotrace.corpora.base import CorpusAdapter
 
     if not issubclass(cls, CorpusAdapter):
-        raise InputError(key, f"{cls.__module__}.{cls.__qualname__} is not a subclass of "
-                              "emotrace.corpora.base.CorpusAdapter")
+        raise InputError(key, f"{class_label(cls)} is not a subclass of emotrace.corpora.base.CorpusAdapter")
     if inspect.isabstract(cls):
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
         raise InputError(key, f"{cls.__name__} does not implement {', '.join(missing)}")
