@@ -322,7 +322,8 @@ def test_example_network_goes_through_the_whole_dag_beside_e2e(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"imported from {MY_NETWORK}" in done.stdout and "sha256 matches" in done.stdout
     trace = pd.read_csv(tmp_path / "p1" / f"{wav.stem}.csv")
-    assert "arousal" in trace.columns and np.isfinite(trace["arousal"]).all() and len(trace) > 100
+    arousal = [c for c in trace.columns if "arousal" in c]  # `arousal`, or named after the system too
+    assert len(arousal) == 1 and np.isfinite(trace[arousal[0]]).all() and len(trace) > 100
     edited = tmp_path / "my_network_edited.py"
     edited.write_text(MY_NETWORK.read_text() + "\n# edited after training\n")
     warned = run_cli("predict", str(wav), "--model", str(model), "--out", str(tmp_path / "p2"), "--plugin", str(edited))
@@ -347,10 +348,20 @@ def test_example_adapter_reads_a_made_up_layout_through_the_dag(tmp_path):
     manifest = pd.read_csv(res / "ingest" / "manifest.csv")
     assert sorted(manifest["recording"]) == [f"spk{k}-take1" for k in range(1, 5)]
     metrics = pd.read_csv(res / "tables" / "all_metrics.csv")
-    assert set(metrics["model"]) == {"convgru"} and set(metrics["dimension"]) == {"arousal", "valence"}
+    assert set(metrics["model"]) == {"convgru", "gru_egemaps"} and set(metrics["dimension"]) == {"arousal", "valence"}
     stored = torch.load(res / "train" / "convgru" / "ccc" / "joint" / "seed1" / "model.pt", weights_only=True)
     assert stored["plugin"]["network"] == "my_network:ConvGRU" and stored["plugin"]["module"] is None
     assert stored["plugin"]["file"] == str(MY_NETWORK) and stored["trained_on"]["adapter"] == "TakesAdapter"
+    # the feature network read the eGeMAPS rows with the training statistics, as drnn does
+    assert len(list((res / "features" / "egemaps").glob("*.npz"))) == 5  # 4 recordings + stats.npz
+    features = torch.load(res / "train" / "gru_egemaps" / "ccc" / "joint" / "seed1" / "model.pt", weights_only=True)
+    assert features["feature_set"] == "egemaps" and features["n_features"] == int(features["feature_stats"]["keep"].sum())
+    wav = root / "audio" / "spk1" / "take1.wav"
+    done = run_cli("predict", str(wav), "--model", str(res / "train" / "gru_egemaps" / "ccc" / "joint" / "seed1"),
+                   "--out", str(tmp_path / "p"), "--plugin", "my_network", env={"PYTHONPATH": env_path})
+    assert done.returncode == 0 and "plug-in network FeatureGRU imported from" in done.stdout, done.stderr
+    trace = pd.read_csv(tmp_path / "p" / "take1.csv")
+    assert len(trace) > 100 and {"arousal", "valence"} <= {d for c in trace.columns for d in ("arousal", "valence") if d in c}
 
 
 def test_a_network_registered_in_the_project_needs_no_other_entry(monkeypatch):

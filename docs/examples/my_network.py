@@ -46,3 +46,19 @@ class ConvGRU(nn.Module):
         """The line the training log shows (optional: without it, the class and its parameter count)."""
         n = sum(p.numel() for p in self.parameters())
         return f"ConvGRU: conv {self.conv[0].out_channels} x 5 ms -> 40 ms frames -> BiGRU {self.gru.hidden_size} ({n} parameters)"
+
+
+class FeatureGRU(nn.Module):
+    """A GRU over openSMILE feature rows, for an entry with a `features:` key: [B, T, n_features] -> [B, T, n_outputs].
+
+    The trainer passes `n_features` (the width of the rows, z-normalised with the training speakers'
+    statistics) because the entry names a feature set.
+    """
+
+    def __init__(self, n_outputs: int, n_features: int, hidden_size: int = 32):
+        super().__init__()
+        self.gru = nn.GRU(n_features, hidden_size, batch_first=True, bidirectional=True)
+        self.output = nn.Linear(2 * hidden_size, n_outputs)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.output(self.gru(rows)[0])
