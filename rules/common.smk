@@ -87,15 +87,21 @@ def all_outputs():
 def feature_inputs(wildcards):
     """Features and their train-only statistics, for models that read features."""
     settings = systems.model_settings(config, wildcards.model)
-    if settings["network"] in systems.SSL_NETWORKS:  # normalised inside the model: no statistics
+    if settings.get("features") == "ssl":  # normalised inside the model: no statistics
         return {"features": expand(f"{RES}/features/ssl/{{recording}}.npz", recording=recordings())}
-    if settings["network"] not in systems.FEATURE_NETWORKS:
+    if not systems.reads_features(settings):  # waveform networks, built-in or plug-in
         return {}
     fs = settings["features"]
     return {
         "features": expand(f"{RES}/features/{fs}/{{recording}}.npz", recording=recordings()),
         "stats": f"{RES}/features/{fs}/stats.npz",
     }
+
+
+def plugin_inputs(wildcards):
+    """A plug-in network's file (`models.<name>.module`): editing it trains the model again."""
+    source = config["models"][wildcards.model].get("module")
+    return {"plugin": source} if source else {}
 
 
 def train_params(wildcards):

@@ -3,10 +3,12 @@
 
 
 def ingest_inputs(wildcards):
-    """The generated corpus must exist before it is read; real corpora are read in place."""
+    """The generated corpus must exist before it is read; real corpora are read in place.
+    A plug-in adapter's file is an input: editing it ingests again."""
+    out = [config["corpus"]["module"]] if config["corpus"].get("module") else []
     if config["corpus"]["adapter"] == "synthetic":
-        return [f"{config['corpus']['root']}/metadata.csv"]
-    return []
+        out.append(f"{config['corpus']['root']}/metadata.csv")
+    return out
 
 
 checkpoint ingest:
@@ -24,6 +26,7 @@ checkpoint ingest:
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),
         options=config["corpus"].get("options", {}),
+        module=config["corpus"].get("module"),
         dimensions=DIMENSIONS,
         step=config["labels"]["step"],
         max_mismatch=config["labels"]["max_length_mismatch"],

@@ -16,5 +16,6 @@ checkpoint split:
         adapter=config["corpus"]["adapter"],
         root=corpus_root(),
         options=config["corpus"].get("options", {}),
+        module=config["corpus"].get("module"),
     script:
         "../scripts/split.py"

@@ -6,6 +6,7 @@
 rule train_network:
     input:
         unpack(feature_inputs),
+        unpack(plugin_inputs),
         segments=per_recording(f"{RES}/segment/{{recording}}.npz"),
         split=f"{RES}/split/split.csv",
     output:

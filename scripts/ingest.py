@@ -7,7 +7,7 @@ from emotrace.logs import job_logger
 
 log = job_logger(snakemake.log[0])
 p = snakemake.params
-adapter = get_adapter(p.adapter, p.root, p.options)
+adapter = get_adapter(p.adapter, p.root, p.options, p.module)
 manifest, labels = ingest(adapter, list(p.dimensions), p.step, p.max_mismatch)
 write_csv(labels, snakemake.output.labels)
 write_csv(rater_table(adapter, list(p.dimensions), p.step, labels), snakemake.output.raters)

@@ -9,7 +9,8 @@ from emotrace.splits import make_split
 log = job_logger(snakemake.log[0])
 cfg = snakemake.params.split
 manifest = read_manifest(snakemake.input.manifest)
-presets = get_adapter(snakemake.params.adapter, snakemake.params.root, snakemake.params.options).preset_splits()
+presets = get_adapter(snakemake.params.adapter, snakemake.params.root, snakemake.params.options,
+                      snakemake.params.module).preset_splits()
 split = make_split(
     manifest,
     cfg["method"],

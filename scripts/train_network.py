@@ -18,6 +18,7 @@ if "features" in snakemake.input.keys():
     feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"], snakemake.config.get("ssl"))
 train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
              trained_on=trained_on(snakemake.config["corpus"], snakemake.config["split"], parts), **feature_args)
-module = load_model(snakemake.output.model).module
+settings = p["settings"]  # a plug-in network is imported from where the config names it
+module = load_model(snakemake.output.model, plugin_sources=[settings.get("module") or settings["network"]]).module
 if hasattr(module, "layer_weights"):  # the SSL models: which layers the best epoch relies on
     log.info("learnt SSL layer weights: %s", " ".join(f"{v:.3f}" for v in module.layer_weights()))

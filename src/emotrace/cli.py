@@ -53,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
                          help="auto: cuda when available, else cpu")
     predict.add_argument("--ssl-checkpoint", type=Path, metavar="FILE",
                          help="SSL models (ssl_*): the frozen model's weights, instead of the path stored at training")
+    predict.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                         help="plug-in networks: the .py file or package.module defining the class a model.pt records "
+                              "(never imported from a path stored in the model); may be given several times")
 
     show = sub.add_parser("show", help="print the papers' tables, the findings and the run cost found under a "
                                        "results folder, and where outputs are")
@@ -101,11 +104,14 @@ def predict_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         predictor, note = load_predictor(args.model, args.dimensions, args.postprocess_settings,
-                                         not args.no_postprocess, args.batch_size, args.device, args.ssl_checkpoint)
+                                         not args.no_postprocess, args.batch_size, args.device, args.ssl_checkpoint,
+                                         args.plugin)
     except InputError as err:
         _error(str(err))
         return EXIT_USAGE
     print(f"model {predictor.trained.name} ({', '.join(predictor.dimensions)}) on {predictor.device}; {note}")
+    if predictor.trained.origin:  # a plug-in network: where its code came from
+        (_warn if predictor.trained.origin_changed else print)(predictor.trained.origin)
     trained_on, warning = describe_training(predictor.trained)
     print(trained_on)
     if warning:

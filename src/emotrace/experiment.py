@@ -78,6 +78,7 @@ def train_system(
             patience=settings["patience"],
             seed=seed,
             num_workers=settings.get("num_workers", 0),
+            module=settings.get("module"),
         )
         return train(ts, parts["train"], parts["dev"], parts["test"], where, log, trained_on=trained_on,
                      **feature_args)

@@ -353,10 +353,12 @@ def load_predictor(
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "auto",
     ssl_checkpoint: str | Path | None = None,
+    plugin_sources: Sequence[str | Path] = (),
 ) -> tuple[Predictor, str]:
     """A Predictor for a model.pt or trained-model folder, and a line saying which post-processing it applies.
 
-    `ssl_checkpoint` replaces the SSL weights' path stored in an ssl_* model (`ssl_extractor`).
+    `ssl_checkpoint` replaces the SSL weights' path stored in an ssl_* model (`ssl_extractor`);
+    `plugin_sources` are where a plug-in network's class may be imported from (`--plugin`, emotrace.plugins).
 
     Post-processing settings come from `settings_file`, else from the settings.json that the
     pipeline wrote for the model (results/{corpus}/postprocess/...), else none (raw outputs).
@@ -365,7 +367,7 @@ def load_predictor(
         raise InputError("--device", f"{device!r} asked for but CUDA is not available here; use cpu or auto")
     path = model_file(model)
     try:
-        trained = load_model(path, device="cpu")
+        trained = load_model(path, device="cpu", plugin_sources=plugin_sources)
     except InputError as err:
         if err.where != str(path):  # e.g. build_model's errors name the model, not the file
             raise InputError(path, str(err)) from err

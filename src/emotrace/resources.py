@@ -45,6 +45,10 @@ ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec
                  "ssl_blstm": 30, "ssl_spec": 130, "ssl_wavespec": 180}
 STEP_SECONDS = {"e2e": 0.25, "e2e2017": 0.7, "wave": 0.3, "spec": 0.3, "wavespec": 0.5, "drnn": 0.02,
                 "blstm6373": 0.05, "ssl_blstm": 0.05, "ssl_spec": 0.35, "ssl_wavespec": 0.55}
+# A network without measured constants (a plug-in, emotrace.plugins, or one newly registered): the largest
+# built-in figures stand for it; a request too small fails the job, one too large only waits longer.
+PLUGIN_ACTIVATION_MB = max(ACTIVATION_MB.values())
+PLUGIN_STEP_SECONDS = max(STEP_SECONDS.values())
 SEGMENT_FILE_MB = (SEGMENT_SAMPLES * 4 + SEGMENT_FRAMES * (2 * 4 + 1) + 8) / MIB  # audio, 2 label dims, mask
 # What a training dataset holds of a segment file: labels, mask and start, not the audio (read per item).
 SEGMENT_HELD_FRACTION = 1 - SEGMENT_SAMPLES * 4 / MIB / SEGMENT_FILE_MB
@@ -102,11 +106,14 @@ def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segment
     """A network's training job: interpreter + the datasets' labels and masks + one batch's inputs and
     activations; epochs over every segment at the cost of a training step (dev and test passes are cheaper,
     which is part of the margin). The segments' audio and the feature rows are read per item
-    (`emotrace.data.SegmentDataset`), so neither the audio nor the feature files add to the memory."""
-    activation = _known(ACTIVATION_MB, network, "network")
+    (`emotrace.data.SegmentDataset`), so neither the audio nor the feature files add to the memory.
+    A network without constants (a plug-in, or one newly registered) gets PLUGIN_ACTIVATION_MB and
+    PLUGIN_STEP_SECONDS."""
+    activation = ACTIVATION_MB.get(network, PLUGIN_ACTIVATION_MB)
+    step = STEP_SECONDS.get(network, PLUGIN_STEP_SECONDS)
     mem = BASE_MB["torch"] + segments_mb * SEGMENT_HELD_FRACTION + batch_size * activation
     n_segments = segments_mb / SEGMENT_FILE_MB
-    minutes = 2 + n_lr * epochs * n_segments * STEP_SECONDS[network] / 60
+    minutes = 2 + n_lr * epochs * n_segments * step / 60
     return _request(mem, minutes, attempt)
 
 

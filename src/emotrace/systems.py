@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from emotrace import plugins
+
 # Per-network defaults from the papers (docs/references.md §3.5); config keys override them.
 NETWORK_DEFAULTS: dict[str, dict] = {
     "e2e": {"optimizer": "adam", "lr": 2e-3, "batch_size": 50},  # Trigeorgis 2016
@@ -21,6 +23,9 @@ NETWORK_DEFAULTS: dict[str, dict] = {
     "ssl_spec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # ssl+S
     "ssl_wavespec": {"optimizer": "rmsprop", "lr": 5e-4, "batch_size": 50},  # ssl+W+S
 }
+# A plug-in network (`package.module:ClassName`, or a class in `models.<name>.module`; docs/extending.md)
+# gets Adam at the customary 1e-3 and the papers' batch of 50 segments; its config keys override them.
+PLUGIN_DEFAULTS: dict = {"optimizer": "adam", "lr": 1e-3, "batch_size": 50}
 FEATURE_NETWORKS = {"drnn", "blstm6373", "svr"}
 SSL_NETWORKS = {"ssl_blstm", "ssl_spec", "ssl_wavespec"}
 """Networks on the cached `ssl` feature set: no train-set statistics, and `n_layers` from the config's `ssl` section."""
@@ -41,17 +46,30 @@ class System:
         return f"{self.model}/{self.objective}/{self.target}/seed{self.seed}"
 
 
+def is_plugin(entry: dict) -> bool:
+    """Whether a `models` entry names a plug-in network (an import path, or a class in `module`)
+    rather than a registered one (emotrace.config_checks refuses names that are neither)."""
+    return plugins.is_plugin(entry["network"], entry.get("module"))
+
+
+def reads_features(entry: dict) -> bool:
+    """Whether a `models` entry reads a hand-crafted feature set (a plug-in does when it names `features`)."""
+    if is_plugin(entry):
+        return bool(entry.get("features"))
+    return entry["network"] in FEATURE_NETWORKS
+
+
 def model_settings(config: dict, model: str) -> dict:
     """A model's full settings: network defaults < config `training` < the model's own keys."""
     entry = config["models"][model]
     network = entry["network"]
     settings = {"kwargs": {}, "joint": False}
-    settings.update(NETWORK_DEFAULTS[network])
+    settings.update(PLUGIN_DEFAULTS if is_plugin(entry) else NETWORK_DEFAULTS.get(network, PLUGIN_DEFAULTS))
     settings.update({k: v for k, v in config.get("training", {}).items()})
     settings.update(entry)
-    if network in FEATURE_NETWORKS and "features" not in entry:
+    if not is_plugin(entry) and network in FEATURE_NETWORKS and "features" not in entry:
         raise ValueError(f"models.{model}: network {network} needs a `features` set")
-    if network in SSL_NETWORKS:
+    if not is_plugin(entry) and network in SSL_NETWORKS:
         from emotrace import ssl  # torch and torchaudio: imported only when the grid has SSL models
 
         layers = ssl.selected_layers(ssl.SSLSettings.from_config(config.get("ssl", {})))
@@ -62,7 +80,7 @@ def model_settings(config: dict, model: str) -> dict:
 
 def has_ssl(config: dict) -> bool:
     """Whether some model of the grid reads the `ssl` features."""
-    return any(entry["network"] in SSL_NETWORKS for entry in config["models"].values())
+    return any(entry["network"] in SSL_NETWORKS and not is_plugin(entry) for entry in config["models"].values())
 
 
 def targets(config: dict, model: str) -> list[str]:
@@ -92,4 +110,4 @@ def target_dimensions(config: dict, target: str) -> list[str]:
 def feature_sets(config: dict) -> list[str]:
     """Feature sets some model of the grid needs (extraction runs only for those)."""
     return sorted({model_settings(config, m)["features"] for m in config["models"]
-                   if config["models"][m]["network"] in FEATURE_NETWORKS})
+                   if reads_features(config["models"][m])})

@@ -24,12 +24,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from emotrace import plugins
 from emotrace.data import Normaliser, SegmentDataset
 from emotrace.errors import InputError
 from emotrace.io import atomic_write, write_csv
 from emotrace.losses import OBJECTIVES
 from emotrace.metrics import ccc
-from emotrace.models import MODELS, build_model
+from emotrace.models import MODELS, build_model, describe
 from emotrace.predictions import assemble, to_frame, write_predictions
 from emotrace.segments import SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES
 
@@ -44,7 +45,7 @@ RESUMABLE_CHANGES = ("max_epochs", "num_workers", "device")
 class TrainSettings:
     """Everything that determines a training run (the papers' values live in emotrace.systems)."""
 
-    model: str
+    model: str  # a registered network, or a plug-in's import path / class name (emotrace.plugins)
     dimensions: list[str]
     objective: str = "ccc"
     model_kwargs: dict = field(default_factory=dict)
@@ -57,6 +58,7 @@ class TrainSettings:
     num_workers: int = 0
     grad_clip: float | None = None
     device: str = "auto"
+    module: str | None = None  # the file of a plug-in network named by its class (`models.<name>.module`)
 
     def __post_init__(self) -> None:
         where = f"training settings of {self.model!r}"
@@ -92,6 +94,8 @@ class TrainedModel:
     feature_stats: dict[str, np.ndarray] | None
     label_offset: int
     checkpoint: dict  # every other entry of the file (format, best epoch, dev CCC ...)
+    origin: str | None = None  # for a plug-in network: where its class was imported from, and whether it changed
+    origin_changed: bool = False  # the plug-in's file differs from the one it was trained with
 
 
 def resolve_device(name: str) -> torch.device:
@@ -249,6 +253,16 @@ def check_input_kind(model: nn.Module, dataset: SegmentDataset, name: str) -> No
         raise InputError(f"model {name!r}", f"takes {kind!r} input but the data give {dataset.input_kind!r}")
 
 
+def network_of(settings: TrainSettings) -> str | type[nn.Module]:
+    """The registered name of the settings' network, or its plug-in class, imported as the config names it."""
+    if not plugins.is_plugin(settings.model, settings.module):
+        return settings.model
+    cls = plugins.import_class(settings.model, settings.module, "network", "module")
+    if not issubclass(cls, nn.Module):
+        raise InputError("network", f"{settings.model!r} is not a torch.nn.Module subclass")
+    return cls
+
+
 # ---------------------------------------------------------------- checkpoints
 
 def _storable(value):
@@ -289,15 +303,24 @@ def model_checkpoint(
     return checkpoint
 
 
-def load_model(path: str | Path, expected_model: str | None = None, device: str = "cpu") -> TrainedModel:
-    """Rebuild a model from model.pt; InputError naming the file if it is not one, or holds another model."""
+def load_model(path: str | Path, expected_model: str | None = None, device: str = "cpu",
+               plugin_sources: Sequence[str | Path] = ()) -> TrainedModel:
+    """Rebuild a model from model.pt; InputError naming the file if it is not one, or holds another model.
+
+    The file is read as data (torch.load weights_only). A plug-in network's class is imported only
+    from `plugin_sources` (files or modules the caller names: `emotrace predict --plugin`), never from
+    a path stored in the file; without one that defines it, InputError says which class to name.
+    """
     path = Path(path)
     ckpt = load_torch(path, "emotrace model checkpoint")
     if ckpt.get("format") != MODEL_FORMAT:
         raise InputError(path, f"not an emotrace model checkpoint (format {ckpt.get('format')!r}, expected {MODEL_FORMAT!r})")
     if expected_model is not None and ckpt["model"] != expected_model:
         raise InputError(path, f"holds model {ckpt['model']!r}, expected {expected_model!r}")
-    module = build_model(ckpt["model"], ckpt["n_outputs"], n_features=ckpt["n_features"], **ckpt["model_kwargs"])
+    network, origin, changed = ckpt["model"], None, False
+    if ckpt.get("plugin") is not None:
+        network, origin, changed = plugins.checkpoint_network(ckpt["plugin"], [str(s) for s in plugin_sources], path)
+    module = build_model(network, ckpt["n_outputs"], n_features=ckpt["n_features"], **ckpt["model_kwargs"])
     try:
         module.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:
@@ -317,6 +340,8 @@ def load_model(path: str | Path, expected_model: str | None = None, device: str 
         },
         label_offset=int(ckpt["label_offset"]),
         checkpoint={k: v for k, v in ckpt.items() if k != "state_dict"},
+        origin=origin,
+        origin_changed=changed,
     )
 
 
@@ -349,11 +374,15 @@ def fingerprint(
     test_files=(),
     features: Mapping[str, str | Path] | None = None,
     feature_stats: Mapping[str, np.ndarray] | None = None,
+    code: str | None = None,
 ) -> str:
     """What last.pt must have been written with for a restart to continue it: the settings and the
-    *content* of every input (segment files, feature files, feature statistics), so that inputs remade
-    upstream (another alignment, hop, label or audio file) never continue stale weights."""
-    plain = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE_CHANGES}
+    *content* of every input (segment files, feature files, feature statistics, a plug-in network's
+    source file as its sha256 `code`), so that inputs remade upstream (another alignment, hop, label
+    or audio file, an edited network) never continue stale weights."""
+    plain = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE_CHANGES and (k != "module" or v)}
+    if code is not None:
+        plain["code"] = code
     plain["feature_set"] = feature_set
     for part, files in (("train_files", train_files), ("dev_files", dev_files), ("test_files", test_files)):
         plain[part] = {Path(p).name: file_digest(p) for p in files}
@@ -474,11 +503,15 @@ def train(
     dev_set = require_eval(segment_dataset(settings.model, dev_files, dims, features, normalise))
     test_set = require_eval(segment_dataset(settings.model, test_files, dims, features, normalise)) if test_files else None
     label_offset = alignment_offset(train_set, dev_set, test_set)
-    model = build_model(settings.model, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
+    network = network_of(settings)
+    plugin = None if isinstance(network, str) else plugins.provenance(settings.model, settings.module, network)
+    model = build_model(network, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
     check_input_kind(model, train_set, settings.model)
     model.to(device)
     n_params = count_parameters(model)
-    log.info("model %s", model.describe())
+    log.info("model %s", describe(model))
+    if plugin is not None:
+        log.info("plug-in network %s from %s (sha256 %s)", settings.model, plugin["file"], plugin["sha256"])
     log.info("%d trainable parameters; device %s; %d train segments (%d recordings), %d dev segments (%d recordings)",
              n_params, device, len(train_set), len(train_set.files), len(dev_set), len(dev_set.files))
 
@@ -489,7 +522,8 @@ def train(
                         num_workers=settings.num_workers, generator=generator)
 
     last_path = out_dir / "last.pt"
-    key = fingerprint(settings, train_files, dev_files, feature_set, test_files, features, feature_stats)
+    key = fingerprint(settings, train_files, dev_files, feature_set, test_files, features, feature_stats,
+                      None if plugin is None else plugin["sha256"])
     state = resume_state(last_path, key, model, optimizer, generator, log)
 
     columns = history_columns(dims)
@@ -526,6 +560,8 @@ def train(
         extra["trained_on"] = trained_on
     if ssl_settings is not None:
         extra["ssl"] = ssl_settings
+    if plugin is not None:
+        extra["plugin"] = plugin
     save_torch(model_checkpoint(settings, model, state["best_state"], train_set.n_features, label_offset,
                                 feature_set, feature_stats, extra), out_dir / "model.pt")
 

@@ -60,8 +60,13 @@ def register(cls: type[CorpusAdapter]) -> type[CorpusAdapter]:
     return cls
 
 
-def get_adapter(name: str, root: str | Path, options: dict | None = None) -> CorpusAdapter:
-    """Instantiate the adapter registered under `name`."""
+def get_adapter(name: str, root: str | Path, options: dict | None = None, module: str | Path | None = None) -> CorpusAdapter:
+    """Instantiate the adapter registered under `name`, or the plug-in adapter `name` names
+    (`package.module:ClassName`, or a class in the file `module`: emotrace.plugins)."""
+    from emotrace import plugins
+
+    if plugins.is_plugin(name, module):
+        return plugins.adapter_class(name, module)(root, options)
     if name not in ADAPTERS:
         raise InputError("corpus.adapter", f"unknown adapter {name!r}; valid: {sorted(ADAPTERS)}")
     return ADAPTERS[name](root, options)

@@ -65,13 +65,17 @@ def accepted_kwargs(name: str) -> set[str]:
     return set(inspect.signature(MODELS[name].__init__).parameters) - {"self", "n_outputs", "n_features"}
 
 
-def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwargs) -> nn.Module:
-    """Instantiate the model registered as `name` with `n_outputs` outputs per frame.
+def build_model(name: str | type[nn.Module], n_outputs: int, n_features: int | None = None, **kwargs) -> nn.Module:
+    """Instantiate the model registered as `name` (or the plug-in class `name`) with `n_outputs` outputs per frame.
 
     `n_features` is the input width of feature models (ignored by audio models);
     `kwargs` go to the model's constructor (e.g. `hidden_size`). Unknown names or
-    arguments raise InputError.
+    arguments raise InputError. A plug-in class (emotrace.plugins, checked at load) reads
+    features when `n_features` is given and audio otherwise; it also gets `sample_rate`
+    when its constructor names it, and carries that `input_kind` as the built-in models do.
     """
+    if isinstance(name, type):
+        return _build_plugin(name, n_outputs, n_features, kwargs)
     if name not in MODELS:
         raise InputError("model", f"unknown model {name!r}; valid: {sorted(MODELS)}")
     if not isinstance(n_outputs, int) or n_outputs < 1:
@@ -89,4 +93,24 @@ def build_model(name: str, n_outputs: int, n_features: int | None = None, **kwar
     return cls(n_outputs, **kwargs)
 
 
-__all__ = ["MODELS", "accepted_kwargs", "build_model", "keep_freed_memory"]
+def _build_plugin(cls: type[nn.Module], n_outputs: int, n_features: int | None, kwargs: dict) -> nn.Module:
+    """A plug-in network with the trainer's arguments (emotrace.plugins.constructor_args)."""
+    from emotrace.plugins import constructor_args
+
+    kind = "features" if n_features is not None else "audio"
+    keep_freed_memory()
+    module = cls(n_outputs, **constructor_args(cls, kind, n_features), **kwargs)
+    if getattr(module, "input_kind", None) is None:
+        module.input_kind = kind  # what the trainer and predict check the data against
+    return module
+
+
+def describe(model: nn.Module) -> str:
+    """A model's one-line description: its own `describe()`, else its class and parameter count."""
+    if callable(getattr(model, "describe", None)):
+        return model.describe()
+    n = sum(p.numel() for p in model.parameters())
+    return f"{type(model).__module__}.{type(model).__qualname__} ({n} parameters)"
+
+
+__all__ = ["MODELS", "accepted_kwargs", "build_model", "describe", "keep_freed_memory"]
