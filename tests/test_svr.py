@@ -128,4 +128,5 @@ def test_experiment_subsamples_while_reading_and_matches_the_eager_fit(tmp_path)
     pd.testing.assert_frame_equal(grid.drop(columns=["fit_seconds", "dimension"]), want.drop(columns="fit_seconds"))
     test = predictions[predictions["partition"] == "test"]
     np.testing.assert_array_equal(test["prediction"].to_numpy(), model.predict(eager("test")[0]))
+    np.testing.assert_array_equal(models["arousal"].predict(eager("test")[0]), model.predict(eager("test")[0]))
     assert set(predictions["partition"]) == {"dev", "test"} and len(predictions) == 80 + 70 + 60

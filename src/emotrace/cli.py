@@ -94,7 +94,7 @@ def predict_command(args: argparse.Namespace) -> int:
     existing = [] if args.force else [p for p in output_paths(files, args.out, args.plot) if p.exists()]
     if existing:
         shown = ", ".join(map(str, existing[:5])) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
-        _error(f"{shown} exist(s) already; predict does not overwrite outputs: pass --force to replace them, "
+        _error(f"{shown} {'exists' if len(existing) == 1 else 'exist'} already; predict does not overwrite outputs: pass --force to replace them, "
                "or choose another --out")
         return EXIT_USAGE
     try:
