@@ -191,6 +191,42 @@ def test_one_system_keeps_plain_dimension_columns_and_clashes_name_the_file(trai
         load_systems([a, b], None, None, False, 4, torch.device("cpu"), None)
 
 
+def test_ssl_models_of_one_extractor_share_its_features(tmp_path, recordings, monkeypatch):
+    """ssl_blstm and ssl_spec on the same frozen model and layers: one extraction per recording, and each
+    model's columns equal its traces alone."""
+    from emotrace import ssl
+    from emotrace.models import build_model
+    from emotrace.training import TrainSettings, cpu_state, model_checkpoint
+
+    from test_ssl import TINY
+
+    weights = tmp_path / "tiny_wav2vec2.pt"
+    torch.save(ssl.random_model(ssl.SSLSettings(bundle="WAV2VEC2_BASE", architecture=TINY), seed=1).state_dict(), weights)
+    stored = ssl.stored_settings(ssl.SSLSettings(bundle="WAV2VEC2_BASE", architecture=TINY, checkpoint=str(weights),
+                                                 layers=(1, 3), precision="float32"))
+    paths = []
+    for name, kwargs in (("ssl_blstm", {"n_layers": 2, "hidden_size": 8}), ("ssl_spec", {"n_layers": 2, "hidden_size": 4})):
+        torch.manual_seed(0)
+        module = build_model(name, 2, n_features=64, **kwargs)
+        settings = TrainSettings(model=name, dimensions=["arousal", "valence"], model_kwargs=kwargs)
+        paths.append(tmp_path / f"{name}.pt")
+        save_torch(model_checkpoint(settings, module, cpu_state(module), 64, 0, "ssl", None,
+                                    {"seed": 1, "ssl": stored}), paths[-1])
+    extract_ssl, calls = ssl.extract, []
+    monkeypatch.setattr(ssl, "extract", lambda *args, **kwargs: calls.append(args[2]) or extract_ssl(*args, **kwargs))
+    out = tmp_path / "out"
+    assert main(["predict", str(recordings[1]), "--model", str(paths[0]), "--model", str(paths[1]),
+                 "--out", str(out), "--device", "cpu"]) == 0
+    assert len(calls) == 1
+    table = pd.read_csv(out / "two.csv")
+    assert list(table.columns) == ["time", "ssl_blstm_ccc_arousal", "ssl_blstm_ccc_valence",
+                                   "ssl_spec_ccc_arousal", "ssl_spec_ccc_valence"]
+    for path in paths:
+        alone, _ = load_predictor(path, device="cpu")
+        np.testing.assert_allclose(table[[f"{path.stem}_ccc_arousal", f"{path.stem}_ccc_valence"]],
+                                   alone.predict_file(recordings[1]).values, rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- outputs and devices
 
 

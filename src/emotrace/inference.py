@@ -336,14 +336,14 @@ class Predictor:
         """
         if self.input_kind == "audio":
             return lambda sl: audio_segments(audio, tiling.starts[sl])
+        cache = {} if cache is None else cache
         if self.ssl is not None:
-            return self._ssl_inputs(audio, tiling, where)
+            return self._ssl_inputs(audio, tiling, where, cache)
         from emotrace.features import extract
         from emotrace.normalise import apply_stats
 
         offset = self.trained.label_offset
         key = (self.trained.feature_set, offset, tiling.n_frames)
-        cache = {} if cache is None else cache
         if key not in cache:
             # Row k describes the audio frame paired with label k, centred in it (as scripts/extract_features.py).
             cache[key] = extract(audio, SAMPLE_RATE, self.trained.feature_set, tiling.n_frames, STEP,
@@ -353,13 +353,17 @@ class Predictor:
             raise InputError(where, f"{rows.shape[1]} features, the model expects {self.trained.n_features}")
         return lambda sl: feature_segments(rows, tiling.frame0[sl])
 
-    def _ssl_inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path):
-        """A function giving SSL feature windows of segments `sl` (packed after their audio for the fusion models)."""
+    def _ssl_inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path, cache: dict):
+        """A function giving SSL feature windows of segments `sl` (packed after their audio for the fusion models);
+        models of the same SSL settings share the rows through `cache`."""
         from emotrace import ssl
 
         settings, model = self.ssl
-        rows, _ = ssl.extract(model, audio, settings, tiling.n_frames, self.trained.label_offset, self.device,
-                              where=str(where))
+        key = ("ssl", repr(settings), self.trained.label_offset, tiling.n_frames)  # architecture: a dict
+        if key not in cache:
+            cache[key] = ssl.extract(model, audio, settings, tiling.n_frames, self.trained.label_offset, self.device,
+                                     where=str(where))[0]
+        rows = cache[key]
         if rows.shape[1] != self.trained.n_features:
             raise InputError(where, f"{rows.shape[1]} SSL features, the model expects {self.trained.n_features}")
         if self.input_kind == "features":
