@@ -156,6 +156,9 @@ def test_a_folder_of_systems_seeds_apart_and_grid_runs_skipped(trained, tmp_path
     grid_run = train / "e2e" / "ccc" / "valence" / "seed1" / "lr0.001"  # a learning-rate grid's run: not a system
     grid_run.mkdir()
     shutil.copy(train / "e2e" / "ccc" / "valence" / "seed1" / "model.pt", grid_run / "model.pt")
+    unfinished = train / "drnn_compare" / "ccc" / "arousal" / "seed1" / "lr0.01"  # the grid has not chosen yet
+    unfinished.mkdir(parents=True)
+    shutil.copy(grid_run / "model.pt", unfinished / "model.pt")
     old_svr = train / "svr_compare" / "mse" / "arousal" / "seed1"
     old_svr.mkdir(parents=True)
     (old_svr / "c_grid.csv").write_text("C,dev_ccc\n")
@@ -163,7 +166,8 @@ def test_a_folder_of_systems_seeds_apart_and_grid_runs_skipped(trained, tmp_path
     files, notes = find_model_files([train, train / "e2e" / "ccc" / "valence" / "seed1"])
     assert [f.relative_to(train.resolve()).parent.as_posix() for f in files] == [
         "e2e/ccc/arousal/seed1", "e2e/ccc/arousal/seed2", "e2e/ccc/valence/seed1", "svr_egemaps/mse/joint/seed1"]
-    assert len(notes) == 1 and str(old_svr) in notes[0] and "model.pt" in notes[0]
+    assert len(notes) == 2 and str(unfinished) in notes[0] and "not chosen its rate" in notes[0]
+    assert str(old_svr) in notes[1] and "model.pt" in notes[1]
     systems, left_out = load_systems(files, None, None, False, 4, torch.device("cpu"), None)
     assert [s.name for s in systems] == ["e2e_ccc_seed1", "e2e_ccc_seed2", "svr_egemaps_mse"]
     assert columns(systems) == ["e2e_ccc_seed1_arousal", "e2e_ccc_seed1_valence", "e2e_ccc_seed2_arousal",

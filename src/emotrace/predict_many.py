@@ -13,6 +13,7 @@ Output columns: with one system they are the dimensions (`arousal`, `valence`); 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from emotrace.inference import (
 from emotrace.training import TrainedModel
 
 MODEL_FILE = "model.pt"
+GRID_RUN = re.compile(r"lr[0-9.eE+-]+")
+"""Folder of one learning rate's run inside a seed folder (`emotrace.experiment.train_system`: lr{rate:g})."""
 
 
 # ---------------------------------------------------------------- finding model files
@@ -43,9 +46,9 @@ def find_model_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]
     """The model.pt files `--model` names, each once, in the order given, and notes on what was skipped.
 
     A file is taken as given, a trained-model folder (holding model.pt) as its model.pt, and any other
-    folder is searched recursively (sorted). In a search, a model.pt inside another model's folder (the
-    runs of a learning-rate grid, lr<rate>/) is skipped, and so are SVR folders trained before SVR
-    models were saved (with a note). A folder holding no model at all is an InputError.
+    folder is searched recursively (sorted). In a search, the runs of a learning-rate grid (lr<rate>/ in a
+    seed folder, whose chosen model.pt is copied to the seed folder) are skipped, and so are SVR folders
+    trained before SVR models were saved (with a note). A folder holding no model at all is an InputError.
     """
     files: list[Path] = []
     notes: list[str] = []
@@ -55,7 +58,10 @@ def find_model_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]
             files.append(model_file(path))
             continue
         found = sorted(p.parent for p in path.rglob(MODEL_FILE) if p.is_file())
-        folders = [f for f in found if not any(parent in found for parent in f.parents)]
+        grid_runs = [f for f in found if GRID_RUN.fullmatch(f.name) and f.parent.name.startswith("seed")]
+        folders = [f for f in found if f not in grid_runs and not any(parent in found for parent in f.parents)]
+        notes += [f"{f} skipped: a learning-rate grid's run of a training that has not chosen its rate yet"
+                  for f in grid_runs if f.parent not in found]
         old_svrs = sorted(p.parent for p in path.rglob("c_grid.csv") if not (p.parent / MODEL_FILE).is_file())
         notes += [f"{folder} skipped: {OLD_SVR_NOTE}" for folder in old_svrs]
         if not folders:
