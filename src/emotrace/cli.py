@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default: predictions)")
     predict.add_argument("--force", action="store_true", help="replace outputs that exist already")
     predict.add_argument("--plot", action="store_true", help="also write <stem>.png: the traces over the waveform")
-    predict.add_argument("--dimensions", nargs="+", metavar="DIM", help="dimensions to predict (default: all the model has)")
+    predict.add_argument("--dimensions", nargs="+", metavar="DIM", help="dimensions to predict (default: all each model has; a model with none of them is left out)")
     predict.add_argument("--no-postprocess", action="store_true", help="write the raw model outputs")
     predict.add_argument("--postprocess-settings", type=Path, metavar="FILE",
                          help="settings.json to use instead of the one the pipeline wrote for the model")
