@@ -1,6 +1,7 @@
 # Training per (model, objective, target, seed). Networks (waveform,
 # spectrogram or feature sequences) share one trainer; the SVR baseline has its
-# own rule. Both write predictions.csv in the one shared format.
+# own rule. Both write predictions.csv in the one shared format, and model.pt
+# (the SVR's: weights, C, feature set and statistics) for `emotrace predict`.
 
 
 rule train_network:
@@ -43,6 +44,7 @@ rule train_svr:
         labels=f"{RES}/ingest/labels.csv",
         split=f"{RES}/split/split.csv",
     output:
+        model=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
         predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
         grid=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
     log:
@@ -54,7 +56,8 @@ rule train_svr:
         objective="mse",
     priority: svr_priority
     conda:
-        "../envs/features.yaml"
+        # torch: model.pt is written with torch.save (and emotrace.experiment imports torch)
+        "../envs/torch.yaml"
     resources:
         mem_mb=lambda w, input, attempt: job_resources.for_svr(
             systems.model_settings(config, w.model), input, attempt
@@ -65,5 +68,6 @@ rule train_svr:
     params:
         p=train_params,
         step=config["labels"]["step"],
+        alignment=config["labels"]["alignment"],
     script:
         "../scripts/train_svr.py"

@@ -115,7 +115,8 @@ def test_experiment_subsamples_while_reading_and_matches_the_eager_fit(tmp_path)
     stats = fit_stats([np.load(p)["values"] for p in parts["train"]], [f"f{k}" for k in range(4)])
     normalise = lambda v: apply_stats(v, stats)  # noqa: E731
     settings = {"c_grid": [1e-3, 1e-1], "max_train_frames": 100, "max_iter": 100_000}
-    predictions, grid = svr_experiment(settings, parts, labels, ["arousal"], normalise, 7, logging.getLogger("t"))
+    predictions, grid, models = svr_experiment(settings, parts, labels, ["arousal"], normalise, 7,
+                                               logging.getLogger("t"))
 
     def eager(part):
         xs = [normalise(np.load(p)["values"])[: len(arrays[p])] for p in parts[part]]
@@ -127,4 +128,5 @@ def test_experiment_subsamples_while_reading_and_matches_the_eager_fit(tmp_path)
     pd.testing.assert_frame_equal(grid.drop(columns=["fit_seconds", "dimension"]), want.drop(columns="fit_seconds"))
     test = predictions[predictions["partition"] == "test"]
     np.testing.assert_array_equal(test["prediction"].to_numpy(), model.predict(eager("test")[0]))
+    np.testing.assert_array_equal(models["arousal"].predict(eager("test")[0]), model.predict(eager("test")[0]))
     assert set(predictions["partition"]) == {"dev", "test"} and len(predictions) == 80 + 70 + 60

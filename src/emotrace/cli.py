@@ -1,5 +1,5 @@
-"""The `emotrace` command: `predict` traces for any recording with a trained model, `show` the results' tables,
-`config` the merged configuration a run will use.
+"""The `emotrace` command: `predict` traces for any recording with trained systems, `show` the results' tables,
+`config` the merged configuration a run will use, `check` a corpus before a run.
 
 Exit status: 0 when everything succeeded, 1 when some input file (or, for `show`, the
 results) failed, 2 for usage errors and models that cannot be used.
@@ -33,24 +33,29 @@ def parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser(
         "predict",
-        help="arousal/valence traces (40 ms step) for audio files with a trained model",
-        description="Write <out>/<stem>.csv (time and one column per dimension) for every recording; "
-                    "recordings of any length, rate and channel count are processed in 6 s tiles.",
+        help="arousal/valence traces (40 ms step) for audio files with one or more trained systems",
+        description="Write <out>/<stem>.csv (time and one column per dimension, or per system and dimension "
+                    "with several systems: <model>_<objective>_<dimension>) for every recording; recordings of "
+                    "any length, rate and channel count are processed in 6 s tiles. Existing outputs are "
+                    "never replaced without --force.",
     )
     predict.add_argument("inputs", nargs="+", metavar="AUDIO_OR_FOLDER",
                          help="audio files (WAV, FLAC, ...) or folders searched for them")
-    predict.add_argument("--model", required=True, type=Path,
-                         help="a model.pt, or a trained-model folder results/<corpus>/train/<model>/<objective>/<target>/seed<N>")
+    predict.add_argument("--model", required=True, type=Path, action="append", metavar="MODEL",
+                         help="a model.pt (network or SVR), a trained-model folder "
+                              "results/<corpus>/train/<model>/<objective>/<target>/seed<N>, or a folder searched "
+                              "for them (results/<corpus>/train); repeat for several systems")
     predict.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default: predictions)")
+    predict.add_argument("--force", action="store_true", help="replace outputs that exist already")
     predict.add_argument("--plot", action="store_true", help="also write <stem>.png: the traces over the waveform")
-    predict.add_argument("--dimensions", nargs="+", metavar="DIM", help="dimensions to predict (default: all the model has)")
+    predict.add_argument("--dimensions", nargs="+", metavar="DIM", help="dimensions to predict (default: all each model has; a model with none of them is left out)")
     predict.add_argument("--no-postprocess", action="store_true", help="write the raw model outputs")
     predict.add_argument("--postprocess-settings", type=Path, metavar="FILE",
                          help="settings.json to use instead of the one the pipeline wrote for the model")
     predict.add_argument("--batch-size", type=_positive_int, default=16,
                          help="6 s segments per forward pass; bounds memory (default: 16)")
-    predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                         help="auto: cuda when available, else cpu")
+    predict.add_argument("--device", default="auto", metavar="DEVICE",
+                         help="auto (cuda when available, else cpu), cpu, cuda or cuda:N (default: auto)")
     predict.add_argument("--ssl-checkpoint", type=Path, metavar="FILE",
                          help="SSL models (ssl_*): the frozen model's weights, instead of the path stored at training")
     predict.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
@@ -86,40 +91,59 @@ def _warn(message: str) -> None:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    """Predict every input; a bad file is reported and skipped, the others are still processed."""
+    """Predict every input with every system; a bad file is reported and skipped, the others are still processed."""
     import torch
 
     from emotrace.inference import (
         audio_inputs,
+        check_device,
         describe_training,
-        load_predictor,
         plot_traces,
         short_clip_warning,
         summary,
         write_trace_csv,
     )
+    from emotrace.predict_many import find_model_files, load_systems, output_paths, predict_systems
 
     if args.no_postprocess and args.postprocess_settings is not None:
         _error("--no-postprocess and --postprocess-settings exclude each other")
         return EXIT_USAGE
+    files, failures = audio_inputs(args.inputs)
+    existing = [] if args.force else [p for p in output_paths(files, args.out, args.plot) if p.exists()]
+    if existing:
+        shown = ", ".join(map(str, existing[:5])) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        _error(f"{shown} {'exists' if len(existing) == 1 else 'exist'} already; predict does not overwrite outputs: pass --force to replace them, "
+               "or choose another --out")
+        return EXIT_USAGE
     try:
-        predictor, note = load_predictor(args.model, args.dimensions, args.postprocess_settings,
-                                         not args.no_postprocess, args.batch_size, args.device, args.ssl_checkpoint,
+        device = check_device(args.device)
+        model_files, notes = find_model_files(args.model)
+        systems, left_out = load_systems(model_files, args.dimensions, args.postprocess_settings,
+                                         not args.no_postprocess, args.batch_size, device, args.ssl_checkpoint,
                                          args.plugin)
     except InputError as err:
         _error(str(err))
         return EXIT_USAGE
-    print(f"model {predictor.trained.name} ({', '.join(predictor.dimensions)}) on {predictor.device}; {note}")
-    if predictor.trained.origin:  # a plug-in network: where its code came from
-        (_warn if predictor.trained.origin_changed else print)(predictor.trained.origin)
-    trained_on, warning = describe_training(predictor.trained)
-    print(trained_on)
-    if warning:
+    for note in notes + left_out:
+        _warn(note)
+    warnings = []
+    for system in systems:
+        for member in system.members:
+            trained = member.predictor.trained
+            prefix = f"system {system.name}: " if len(systems) > 1 else ""
+            print(f"{prefix}model {trained.name} ({', '.join(member.predictor.dimensions)}) from {member.path} "
+                  f"on {device}; {member.note}")
+            trained_on, warning = describe_training(trained)
+            print(f"  {trained_on}")
+            if trained.origin:  # a plug-in network: where its code came from
+                (_warn if trained.origin_changed else print)(f"  {trained.origin}")
+            warnings += [warning] if warning and warning not in warnings else []
+    for warning in warnings:
         _warn(warning)
 
-    files, failures = audio_inputs(args.inputs)
     for err in failures:
         _error(str(err))
+    batch_size = args.batch_size
     outputs: dict[Path, Path] = {}
     done = 0
     for path in tqdm(files, desc="recordings", unit="file", disable=None if len(files) > 1 else True):
@@ -127,7 +151,7 @@ def predict_command(args: argparse.Namespace) -> int:
         try:
             if csv in outputs:
                 raise InputError(path, f"its output {csv} would overwrite that of {outputs[csv]}; rename one of them")
-            prediction = predictor.predict_file(path, progress=True)
+            prediction = predict_systems(systems, path, progress=True)
             write_trace_csv(prediction, csv)
             if args.plot:
                 plot_traces(prediction, csv.with_suffix(".png"))
@@ -138,7 +162,7 @@ def predict_command(args: argparse.Namespace) -> int:
             continue
         except torch.OutOfMemoryError as err:
             failures.append(InputError(path, f"out of memory ({err})"))
-            _error(f"{path}: out of memory; try a smaller --batch-size ({predictor.batch_size} now)")
+            _error(f"{path}: out of memory; try a smaller --batch-size ({batch_size} now)")
             continue
         done += 1
         tqdm.write(f"{summary(prediction)} -> {csv}", file=sys.stdout)

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.svm import SVR
 
 from emotrace import ssl
 from emotrace.errors import InputError
@@ -157,13 +158,14 @@ def svr_experiment(
     normalise,
     seed: int,
     log: logging.Logger,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit the SVR baseline per dimension with C chosen on dev; predictions (dev, test) and the C grid.
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, SVR]]:
+    """Fit the SVR baseline per dimension with C chosen on dev; predictions (dev, test), the C grid and
+    the chosen model of each dimension (for model.pt, `emotrace.svr.svr_checkpoint`).
 
     Memory: the kept training frames (`max_train_frames`), every dev frame (each C is scored on all of
     them) and one test recording at a time.
     """
-    tables, grids = [], []
+    tables, grids, models = [], [], {}
     for dim in dimensions:
         X_train, y_train = subsampled_frames(parts["train"], labels, dim, normalise,
                                              settings.get("max_train_frames"), seed)
@@ -173,13 +175,14 @@ def svr_experiment(
             settings["c_grid"], None, seed, max_iter=settings.get("max_iter", SVR_MAX_ITER),
         )
         del X_train, y_train
+        models[dim] = model
         grids.append(pd.DataFrame(grid).assign(dimension=dim))
         log.info("%s: C grid by dev CCC\n%s", dim, pd.DataFrame(grid).to_string(index=False))
         for part, pieces in (("dev", dev), ("test", frame_rows(parts["test"], labels, dim, normalise))):
             for rec, x, y in pieces:
                 pred = model.predict(x)
                 tables.append(to_frame(rec, part, [dim], np.arange(len(y)), pred[:, None], y[:, None]))
-    return pd.concat(tables, ignore_index=True), pd.concat(grids, ignore_index=True)
+    return pd.concat(tables, ignore_index=True), pd.concat(grids, ignore_index=True), models
 
 
 def feature_inputs(stats_path: str | Path | None, feature_files: Sequence[str | Path], feature_set: str,

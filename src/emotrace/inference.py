@@ -4,8 +4,9 @@ A recording of any length, sample rate and channel count is preprocessed exactly
 training (`emotrace.audio.preprocess`), cut into the contiguous evaluation tiling of 6 s
 segments (the last one zero-padded and masked), and fed to the model `batch_size` segments
 at a time, so memory is bounded by the batch size, not by the recording's length. Feature
-models get the openSMILE rows of their feature set, z-normalised with the training statistics
-stored in model.pt; SSL models (ssl_*) get the frozen SSL model's hidden states, extracted as
+models (drnn, blstm6373, and the SVR baselines, whose model.pt holds their linear weights:
+`emotrace.svr.load_svr`) get the openSMILE rows of their feature set, z-normalised with the
+training statistics stored in model.pt; SSL models (ssl_*) get the frozen SSL model's hidden states, extracted as
 the extract_ssl rule does (`emotrace.ssl.extract`) with the settings stored in model.pt
 (`ssl_extractor`). The per-segment outputs are put back into one trace per dimension with
 label-frame time stamps (the model's alignment offset included) and post-processed with the
@@ -35,7 +36,7 @@ from emotrace.io import atomic_write
 from emotrace.postprocess import apply_trace
 from emotrace.predictions import STEP, Trace, assemble
 from emotrace.segments import FRAME_SAMPLES, SAMPLE_RATE, SEGMENT_FRAMES, audio_window, segment_starts
-from emotrace.training import TrainedModel, load_model, resolve_device
+from emotrace.training import TrainedModel, load_model, load_torch
 
 if TYPE_CHECKING:
     from emotrace.ssl import SSLSettings
@@ -92,19 +93,70 @@ def batches(n: int, batch_size: int) -> Iterator[slice]:
 # ---------------------------------------------------------------- the model and its settings
 
 
+OLD_SVR_NOTE = ("is an SVR baseline trained before emotrace saved SVR models (c_grid.csv but no model.pt); "
+                "run the pipeline again (its train_svr job writes model.pt) to use it with predict")
+
+
 def model_file(path: str | Path) -> Path:
-    """The model.pt of `path` (a file, or a trained-model folder); SVR folders have none and are refused."""
+    """The model.pt of `path` (a file, or a trained-model folder); SVR folders from before SVRs were saved are refused."""
     path = Path(path)
     if path.is_dir():
         if (path / "model.pt").is_file():
             return path / "model.pt"
         if (path / "c_grid.csv").is_file():
-            raise InputError(path, "is an SVR baseline: SVR models are not saved as model.pt, so `predict` "
-                                   "cannot use them; point --model at a neural model")
+            raise InputError(path, OLD_SVR_NOTE)
         raise InputError(path, "folder holds no model.pt; point --model at a model.pt or a trained-model folder")
     if not path.exists():
         raise InputError(path, "no such model file or folder")
     return path
+
+
+def load_trained(path: str | Path, plugin_sources: Sequence[str | Path] = ()) -> TrainedModel:
+    """A network's model.pt (`emotrace.training.load_model`) or an SVR's (`emotrace.svr.load_svr`), on the CPU.
+
+    Both are read with torch.load(weights_only=True): loading a model file runs no code of its own; a plug-in
+    network's class is imported only from `plugin_sources` (`--plugin`, emotrace.plugins).
+    """
+    from emotrace.svr import SVR_FORMAT, load_svr
+
+    path = Path(path)
+    try:  # memory-mapped peek at the format: a network's weights are not read twice
+        peek = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a zip-format torch file: load_model names the file and the reason
+        peek = None
+    try:
+        if isinstance(peek, dict) and peek.get("format") == SVR_FORMAT:
+            return load_svr(load_torch(path, "emotrace SVR model"), path)
+        return load_model(path, device="cpu", plugin_sources=plugin_sources)
+    except InputError as err:
+        if err.where != str(path):  # e.g. build_model's errors name the model, not the file
+            raise InputError(path, str(err)) from err
+        raise
+    except (KeyError, TypeError, AttributeError) as err:  # an emotrace-format file with entries missing or mistyped
+        raise InputError(path, f"incomplete or damaged emotrace model checkpoint ({type(err).__name__}: {err})") from err
+
+
+def check_device(name: str) -> torch.device:
+    """The torch device `--device` names: auto (cuda:0 when available, else cpu), cpu, cuda or cuda:N.
+
+    A CUDA device that this machine does not have is an InputError naming the option.
+    """
+    text = str(name).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    head, _, index = text.partition(":")
+    if head != "cuda" or (index and not index.isdigit()):
+        raise InputError("--device", f"{name!r} is not a device; use auto, cpu, cuda or cuda:N (N = 0, 1, ...)")
+    if not torch.cuda.is_available():
+        raise InputError("--device", f"{name!r} asked for but CUDA is not available here (torch {torch.__version__}, "
+                                     f"CUDA build {torch.version.cuda or 'none'}); use --device cpu or auto")
+    count = torch.cuda.device_count()
+    if index and int(index) >= count:
+        raise InputError("--device", f"{name!r} asked for but this machine has {count} CUDA device(s): "
+                                     f"{', '.join(f'cuda:{i}' for i in range(count))}")
+    return torch.device(f"cuda:{int(index)}" if index else "cuda")
 
 
 def postprocess_settings_path(model_path: str | Path) -> Path | None:
@@ -227,6 +279,13 @@ class Prediction:
         return len(self.audio) / SAMPLE_RATE
 
 
+def read_audio(path: Path) -> np.ndarray:
+    """A recording preprocessed as in training (`emotrace.audio.preprocess`): 16 kHz mono, z-normalised."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+    return preprocess(path, 0.0, None, SAMPLE_RATE)
+
+
 class Predictor:
     """A trained model ready to predict traces of any recording, tile by tile."""
 
@@ -253,7 +312,7 @@ class Predictor:
             raise InputError("--batch-size", f"must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.settings = settings
-        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.device = check_device(device) if isinstance(device, str) else device
         self.input_kind = getattr(trained.module, "input_kind", "audio")
         self.ssl = None
         if trained.feature_set == "ssl" and self.input_kind in ("features", "audio+features"):
@@ -270,31 +329,42 @@ class Predictor:
             raise InputError(where, f"model {trained.name!r} takes {self.input_kind!r} input, which predict cannot give")
         self.module = trained.module.to(self.device).eval()
 
-    def _inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path):
-        """A function giving the model input of segments `sl` (audio, or normalised feature rows)."""
+    def _inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path, cache: dict | None = None):
+        """A function giving the model input of segments `sl` (audio, or normalised feature rows).
+
+        `cache` (one dict per recording) keeps the openSMILE rows, so that several models of one feature
+        set and alignment (an SVR and a BLSTM-DRNN, say) extract them once.
+        """
         if self.input_kind == "audio":
             return lambda sl: audio_segments(audio, tiling.starts[sl])
+        cache = {} if cache is None else cache
         if self.ssl is not None:
-            return self._ssl_inputs(audio, tiling, where)
+            return self._ssl_inputs(audio, tiling, where, cache)
         from emotrace.features import extract
         from emotrace.normalise import apply_stats
 
         offset = self.trained.label_offset
-        # Row k describes the audio frame paired with label k, centred in it (as scripts/extract_features.py).
-        values, _ = extract(audio, SAMPLE_RATE, self.trained.feature_set, tiling.n_frames, STEP,
-                            STEP / 2 - offset * STEP, where=where)
-        rows = apply_stats(values, self.trained.feature_stats, where=where)
+        key = (self.trained.feature_set, offset, tiling.n_frames)
+        if key not in cache:
+            # Row k describes the audio frame paired with label k, centred in it (as scripts/extract_features.py).
+            cache[key] = extract(audio, SAMPLE_RATE, self.trained.feature_set, tiling.n_frames, STEP,
+                                 STEP / 2 - offset * STEP, where=where)[0]
+        rows = apply_stats(cache[key], self.trained.feature_stats, where=where)
         if rows.shape[1] != self.trained.n_features:
             raise InputError(where, f"{rows.shape[1]} features, the model expects {self.trained.n_features}")
         return lambda sl: feature_segments(rows, tiling.frame0[sl])
 
-    def _ssl_inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path):
-        """A function giving SSL feature windows of segments `sl` (packed after their audio for the fusion models)."""
+    def _ssl_inputs(self, audio: np.ndarray, tiling: Tiling, where: str | Path, cache: dict):
+        """A function giving SSL feature windows of segments `sl` (packed after their audio for the fusion models);
+        models of the same SSL settings share the rows through `cache`."""
         from emotrace import ssl
 
         settings, model = self.ssl
-        rows, _ = ssl.extract(model, audio, settings, tiling.n_frames, self.trained.label_offset, self.device,
-                              where=str(where))
+        key = ("ssl", repr(settings), self.trained.label_offset, tiling.n_frames)  # architecture: a dict
+        if key not in cache:
+            cache[key] = ssl.extract(model, audio, settings, tiling.n_frames, self.trained.label_offset, self.device,
+                                     where=str(where))[0]
+        rows = cache[key]
         if rows.shape[1] != self.trained.n_features:
             raise InputError(where, f"{rows.shape[1]} SSL features, the model expects {self.trained.n_features}")
         if self.input_kind == "features":
@@ -304,12 +374,15 @@ class Predictor:
                                           feature_segments(rows, tiling.frame0[sl]).reshape(sl.stop - sl.start, -1)],
                                          axis=1)
 
-    def raw_trace(self, audio: np.ndarray, where: str | Path = "<audio>", progress: bool = False) -> Trace:
-        """The model's outputs over a preprocessed 16 kHz recording, one row per label frame (asked dimensions)."""
+    def raw_trace(self, audio: np.ndarray, where: str | Path = "<audio>", progress: bool = False,
+                  cache: dict | None = None) -> Trace:
+        """The model's outputs over a preprocessed 16 kHz recording, one row per label frame (asked dimensions).
+
+        `cache`: a dict shared by the models run on the same recording (feature rows extracted once)."""
         if audio.ndim != 1 or audio.size == 0:
             raise InputError(where, f"need a non-empty mono signal, got shape {audio.shape}")
         tiling = tile(audio.size, self.trained.label_offset)
-        inputs = self._inputs(audio, tiling, where)
+        inputs = self._inputs(audio, tiling, where, cache)
         n_out = len(self.trained.dimensions)
         out = np.empty((len(tiling.starts), SEGMENT_FRAMES, len(self.columns)), dtype=np.float32)
         slices = list(batches(len(tiling.starts), self.batch_size))
@@ -336,9 +409,7 @@ class Predictor:
         """Traces of one audio file (any format soundfile reads, any rate, mono or multi-channel)."""
         start = time.perf_counter()
         path = Path(path)
-        if path.is_file() and path.stat().st_size == 0:
-            raise InputError(path, "empty file (0 bytes)")
-        audio = preprocess(path, 0.0, None, SAMPLE_RATE)
+        audio = read_audio(path)
         trace = self.raw_trace(audio, path, progress)
         raw = trace.values.astype(np.float64)
         return Prediction(path, self.dimensions, trace.frames, self.postprocessed(raw), raw, audio,
@@ -351,11 +422,12 @@ def load_predictor(
     settings_file: str | Path | None = None,
     postprocess: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     ssl_checkpoint: str | Path | None = None,
     plugin_sources: Sequence[str | Path] = (),
 ) -> tuple[Predictor, str]:
-    """A Predictor for a model.pt or trained-model folder, and a line saying which post-processing it applies.
+    """A Predictor for a model.pt (a network's or an SVR's) or trained-model folder, and a line saying which
+    post-processing it applies. `device` is checked by `check_device` (a missing CUDA device is an InputError).
 
     `ssl_checkpoint` replaces the SSL weights' path stored in an ssl_* model (`ssl_extractor`);
     `plugin_sources` are where a plug-in network's class may be imported from (`--plugin`, emotrace.plugins).
@@ -363,17 +435,22 @@ def load_predictor(
     Post-processing settings come from `settings_file`, else from the settings.json that the
     pipeline wrote for the model (results/{corpus}/postprocess/...), else none (raw outputs).
     """
-    if device not in ("auto", "cpu") and device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device", f"{device!r} asked for but CUDA is not available here; use cpu or auto")
     path = model_file(model)
-    try:
-        trained = load_model(path, device="cpu", plugin_sources=plugin_sources)
-    except InputError as err:
-        if err.where != str(path):  # e.g. build_model's errors name the model, not the file
-            raise InputError(path, str(err)) from err
-        raise
-    except (KeyError, TypeError, AttributeError) as err:  # an emotrace-format file with entries missing or mistyped
-        raise InputError(path, f"incomplete or damaged emotrace model checkpoint ({type(err).__name__}: {err})") from err
+    return make_predictor(load_trained(path, plugin_sources), path, dimensions, settings_file, postprocess, batch_size,
+                          check_device(device) if isinstance(device, str) else device, ssl_checkpoint)
+
+
+def make_predictor(
+    trained: TrainedModel,
+    path: Path,
+    dimensions: Sequence[str] | None = None,
+    settings_file: str | Path | None = None,
+    postprocess: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: torch.device = torch.device("cpu"),
+    ssl_checkpoint: str | Path | None = None,
+) -> tuple[Predictor, str]:
+    """`load_predictor` for a model already loaded from `path`: the Predictor and its post-processing line."""
     predictor = Predictor(trained, dimensions, None, batch_size, device, where=path, ssl_checkpoint=ssl_checkpoint)
     dims = predictor.dimensions
     note = "post-processing: off (--no-postprocess); raw model outputs"
