@@ -33,7 +33,7 @@ from emotrace.identity import (
 )
 from emotrace.io import atomic_write
 from emotrace.runs import Scores
-from emotrace.tables import DIMENSIONS, MISSING, check_models, format_number, to_html, to_markdown
+from emotrace.tables import DIMENSIONS, MISSING, YANG_CORPORA, check_models, format_number, to_html, to_markdown
 from emotrace.uncertainty import paired
 
 FINDING_COLUMNS = [
@@ -81,7 +81,8 @@ def _absent(row: PaperRow, postprocessed: bool) -> Side:
 
 def sides(models: Mapping[str, Mapping], row: PaperRow, postprocessed: bool) -> list[Side]:
     """Every configured system that fills `row` (one placeholder side where none does)."""
-    return [configured(models, m, row.objective, postprocessed) for m in members(models, row)] or [_absent(row, postprocessed)]
+    found = [configured(models, m, row.objective, postprocessed) for m in members(models, row)]
+    return found or [_absent(row, postprocessed)]
 
 
 def pairs(a: list[Side], b: list[Side]) -> list[tuple[Side, Side]]:
@@ -163,7 +164,8 @@ def check_claims(claims: Sequence[Mapping], models: Mapping[str, Mapping], dimen
             raise InputError(where, f"missing keys {missing}")
         for side in ("a", "b"):
             if claim[side] not in models:
-                raise InputError(f"{where}.{side}", f"no model {claim[side]!r} in models (configured: {sorted(models)})")
+                raise InputError(f"{where}.{side}",
+                                 f"no model {claim[side]!r} in models (configured: {sorted(models)})")
             objective = claim.get("objective")
             if objective is not None and objective not in models[claim[side]]["objectives"]:
                 raise InputError(f"{where}.objective", f"model {claim[side]!r} is not trained with {objective!r} "
@@ -197,37 +199,34 @@ def findings(metrics: pd.DataFrame, scores: Scores, models: Mapping[str, Mapping
     def pub(a: float | None, b: float | None) -> str:
         return f" ({format_number(a)} vs {format_number(b)})" if a is not None and b is not None else ""
 
-    def row(paper: str, objective: str, key: str) -> PaperRow:
-        return paper_row(paper, objective, key)
-
-    corpus = corpus_label.upper() if corpus_label.upper() in ("SEMAINE", "RECOLA") else "RECOLA"
+    corpus = corpus_label.upper() if corpus_label.upper() in YANG_CORPORA else "RECOLA"
     for dim in DIMENSIONS:
         for objective in ("mse", "ccc"):
-            e2e = row(TRIGEORGIS, objective, "e2e")
-            hand = [row(TRIGEORGIS, objective, k) for k in HAND_CRAFTED[objective]]
+            e2e = paper_row(TRIGEORGIS, objective, "e2e")
+            hand = [paper_row(TRIGEORGIS, objective, k) for k in HAND_CRAFTED[objective]]
             candidates = [configured(models, m, objective, True) for r in hand for m in members(models, r)]
             b = best_on_dev(metrics, candidates, dim) or (candidates[0] if candidates else _absent(hand[0], True))
             published = max((_published(r, dim) or -1.0) for r in hand)
+            claim = f"end-to-end beats the best hand-crafted system ({objective.upper()} objective; best on dev)"
             for a in sides(models, e2e, True):
-                add(TRIGEORGIS, f"end-to-end beats the best hand-crafted system ({objective.upper()} objective; best on dev)",
-                    "A > B" + pub(_published(e2e, dim), published), a, b, dim)
+                add(TRIGEORGIS, claim, "A > B" + pub(_published(e2e, dim), published), a, b, dim)
         for key in ("e2e", "drnn_egemaps", "drnn_compare"):
-            ccc, mse = row(TRIGEORGIS, "ccc", key), row(TRIGEORGIS, "mse", key)
+            ccc, mse = paper_row(TRIGEORGIS, "ccc", key), paper_row(TRIGEORGIS, "mse", key)
             for a, b in pairs(sides(models, ccc, True), sides(models, mse, True)):
-                add(TRIGEORGIS, "the CCC objective beats MSE", "A > B" + pub(_published(ccc, dim), _published(mse, dim)),
-                    a, b, dim)
-        for paper_row_ in TRIGEORGIS_ROWS:
-            if paper_row_.key == "e2e2017":
+                add(TRIGEORGIS, "the CCC objective beats MSE",
+                    "A > B" + pub(_published(ccc, dim), _published(mse, dim)), a, b, dim)
+        for system in TRIGEORGIS_ROWS:
+            if system.key == "e2e2017":
                 continue  # not in the paper
-            for model in members(models, paper_row_):
-                raw = configured(models, model, paper_row_.objective, False)
+            for model in members(models, system):
+                raw = configured(models, model, system.objective, False)
                 if _rows(metrics, raw, dim).empty:
                     continue  # only the systems this run has
                 add(TRIGEORGIS, "post-processing raises test CCC", "A > B",
-                    configured(models, model, paper_row_.objective, True), raw, dim)
+                    configured(models, model, system.objective, True), raw, dim)
         i = DIMENSIONS.index(dim)
         for key_a, key_b in YANG_CLAIMS:
-            row_a, row_b = row(YANG, "ccc", key_a), row(YANG, "ccc", key_b)
+            row_a, row_b = paper_row(YANG, "ccc", key_a), paper_row(YANG, "ccc", key_b)
             for a, b in pairs(sides(models, row_a, False), sides(models, row_b, False)):
                 add(YANG, f"{row_a.label} beats {row_b.label}",
                     "A > B" + pub(float(row_a.published[corpus][i]), float(row_b.published[corpus][i])), a, b, dim)

@@ -192,8 +192,8 @@ def check_models(df: pd.DataFrame, models: Mapping[str, Mapping]) -> None:
     """Every system with results must be a configured one: the config says what it is (`emotrace.identity`)."""
     unknown = sorted(set(map(str, pd.unique(df["model"]))) - set(models)) if "model" in df.columns else []
     if unknown:
-        raise InputError("metrics", f"results of {unknown}, which the config's models do not name "
-                                    f"(configured: {sorted(models)}); a table finds systems by what the config says they are")
+        raise InputError("metrics", f"results of {unknown}, which the config's models do not name (configured: "
+                                    f"{sorted(models)}); a table finds systems by what the config says they are")
 
 
 def filled_rows(models: Mapping[str, Mapping], rows: tuple[PaperRow, ...]) -> list[tuple[PaperRow, str | None, str]]:
