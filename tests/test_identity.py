@@ -140,3 +140,15 @@ def test_results_of_an_unconfigured_model_are_an_error():
     metrics, _ = all_metrics({("e2e_old", "ccc", "arousal", 1): 0.6})
     with pytest.raises(InputError, match=r"results of \['e2e_old'\], which the config's models do not name"):
         trigeorgis_table(metrics, DEFAULT_MODELS)
+
+
+def test_a_row_no_system_fills_says_what_it_would_take():
+    models = grid(wave=None)
+    metrics, scores = all_metrics({("wavespec", "ccc", "joint", 1): 0.6})
+    table = yang_table(metrics, models, "RECOLA")
+    assert table.set_index("system").loc["W only", "model"] == MISSING
+    assert "W only (CCC): no configured system is wave on the raw signal, joint" in table.attrs["missing"]
+    claims = findings(metrics, scores, models)
+    row = claims[(claims["claim"] == "W+S beats W only") & (claims["dimension"] == "arousal")].iloc[0]
+    assert (row["verdict"], row["system_b"]) == ("no result", "W only [none] (CCC, raw)")
+    assert row["note"] == "no configured system is wave on the raw signal, joint"

@@ -61,6 +61,7 @@ class Side:
     postprocessed: bool
     joint: bool
     name: str
+    wanted: str = ""  # for a placeholder (model None): what a system filling the row would be
 
     def target(self, dimension: str) -> str:
         return "joint" if self.joint else dimension
@@ -76,7 +77,8 @@ def configured(models: Mapping[str, Mapping], model: str, objective: str, postpr
 
 
 def _absent(row: PaperRow, postprocessed: bool) -> Side:
-    return Side(None, row.objective, postprocessed, False, f"{row.label} [not configured]")
+    """A placeholder side whose name says what the missing system would be."""
+    return Side(None, row.objective, postprocessed, False, f"{row.label} [none]", row.identity.describe())
 
 
 def sides(models: Mapping[str, Mapping], row: PaperRow, postprocessed: bool) -> list[Side]:
@@ -120,9 +122,9 @@ def compare(metrics: pd.DataFrame, scores: Scores, a: Side, b: Side, dimension: 
     A > B (`direction` 1) or A < B (-1)."""
     out = dict.fromkeys(FINDING_COLUMNS, np.nan) | {"dimension": dimension, "system_a": a.label(),
                                                     "system_b": b.label(), "note": ""}
-    unconfigured = [s.label() for s in (a, b) if s.model is None]
-    if unconfigured:
-        return out | {"verdict": "no result", "note": "no configured system for " + ", ".join(unconfigured)}
+    wanted = [s.wanted for s in (a, b) if s.model is None]
+    if wanted:
+        return out | {"verdict": "no result", "note": "no configured system is " + " nor ".join(wanted)}
     rows = {side: _rows(metrics, side, dimension) for side in (a, b)}
     if any(r.empty for r in rows.values()):
         absent = [s.label() for s, r in rows.items() if r.empty]
@@ -264,8 +266,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     shown.attrs["notes"] = [
         "verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS),
         "A - B: difference of test CCC (mean over seeds); interval and two-sided p from a paired block "
-        "bootstrap on the same test frames (supported: interval above 0; contradicted: below 0; "
-        "inconclusive: it contains 0)",
+        "bootstrap on the same test frames (supported: the interval lies on the side of 0 the claim says, "
+        "above it for A > B; contradicted: on the other side; inconclusive: it contains 0)",
         "Trigeorgis 2016 claims use post-processed predictions (as their table), Yang & Hirschberg 2018 raw ones; "
         "the best hand-crafted system is chosen on dev",
         "systems are found by what they are, not by config key: [key] names the configured system; a claim about "
