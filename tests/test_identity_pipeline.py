@@ -4,6 +4,7 @@ rows, a system no paper has fills the beyond table, and the config's own claim i
 from __future__ import annotations
 
 import pandas as pd
+import yaml
 
 from conftest import REPO, snakemake
 from emotrace.cli import main
@@ -35,3 +36,15 @@ def test_renamed_systems_extra_systems_and_own_claims_land_where_a_reader_expect
     assert main(["show", str(tmp_path / "results")]) == 0
     shown = capsys.readouterr().out
     assert "beyond_table.md" in shown and "my_drnn beats drnn_joint" in shown
+
+
+def test_a_claim_naming_an_unknown_model_stops_the_run_at_load(tmp_path):
+    """A dry run (no job runs) already stops, naming the claim and the configured models."""
+    config = yaml.safe_load(CONFIG.read_text())
+    config["findings"] = [{"a": "mymodel", "b": "my_drnn", "dimension": "arousal", "claim": "greater"}]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert ("findings[0].a: no model 'mymodel' in models (configured: ['drnn_joint', 'my_drnn', 'my_svr'])"
+            in proc.stdout + proc.stderr)
