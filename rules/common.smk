@@ -16,6 +16,8 @@ os.environ.update(EMOTRACE_ROOT=str(Path(workflow.basedir).resolve()))
 
 from emotrace import systems  # noqa: E402
 from emotrace.config_checks import check_config  # noqa: E402
+from emotrace.findings import check_claims  # noqa: E402
+from emotrace.identity import extra_systems  # noqa: E402
 from emotrace import resources as job_resources  # noqa: E402
 from emotrace import priorities  # noqa: E402
 from emotrace.ingest import read_manifest  # noqa: E402
@@ -23,6 +25,7 @@ from emotrace.ingest import read_manifest  # noqa: E402
 # Errors the schema cannot see (missing corpus folder, unknown adapter options or network
 # arguments), reported now rather than inside a job after others ran.
 check_config(config)
+check_claims(config["findings"], config["models"], config["corpus"]["dimensions"])
 
 CORPUS = config["corpus"]["name"]
 RES = f"results/{CORPUS}"
@@ -79,7 +82,7 @@ def all_outputs():
     out = [f"{RES}/split/split.csv"]
     out += [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID]
     out.append(f"{RES}/tables/all_metrics.csv")
-    if systems.has_ssl(config):
+    if extra_systems(config["models"]):  # some system fills no paper row
         out.append(f"{RES}/tables/beyond_table.csv")
     return out + figure_outputs()
 

@@ -84,17 +84,25 @@ rule tables:
         uncertainty=config["uncertainty"],
         collapse=config["collapse"],
         step=config["labels"]["step"],
+        models=config["models"],
+        claims=config["findings"],
     script:
         "../scripts/tables.py"
 
 
-# Beyond both papers (only with SSL models in the grid): the SSL systems beside both
-# papers' best systems, from the same metrics.
+# Beyond both papers (only when some configured system fills no paper row: SSL models,
+# plug-in networks, ...): those systems beside both papers' best systems, from the same metrics.
 rule beyond_table:
     input:
         f"{RES}/tables/all_metrics.csv",
     output:
         multiext(f"{RES}/tables/beyond_table", ".csv", ".md", ".tex"),
+        html=report(
+            f"{RES}/tables/beyond_table.html",
+            caption="../report/beyond.rst",
+            category="Tables and findings",
+            subcategory="Beyond the papers",
+        ),
     log:
         f"logs/{CORPUS}/beyond_table.log",
     conda:

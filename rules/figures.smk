@@ -139,6 +139,7 @@ rule figure_bars:
         "../envs/report.yaml"
     params:
         published="SEMAINE" if config["corpus"]["adapter"] == "semaine" else "RECOLA",
+        models=config["models"],
     script:
         "../scripts/figure_bars.py"
 

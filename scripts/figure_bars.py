@@ -9,6 +9,6 @@ log = job_logger(snakemake.log[0])
 out = snakemake.output
 metrics = read_all_metrics(snakemake.input.metrics, rule="tables")
 agreement = pd.read_csv(snakemake.input.agreement)
-plot_trigeorgis_bars(metrics, [out.trigeorgis, out.trigeorgis_pdf], agreement=agreement)
-plot_yang_bars(metrics, [out.yang, out.yang_pdf], snakemake.params.published, agreement=agreement)
+plot_trigeorgis_bars(metrics, snakemake.params.models, [out.trigeorgis, out.trigeorgis_pdf], agreement=agreement)
+plot_yang_bars(metrics, snakemake.params.models, [out.yang, out.yang_pdf], snakemake.params.published, agreement=agreement)
 log.info("bar charts from %s", snakemake.input.metrics)

@@ -1,4 +1,5 @@
-"""Rule tables: both papers' Table 1 with bootstrap intervals and the raters' row, all metrics, and the findings."""
+"""Rule tables: both papers' Table 1 with bootstrap intervals and the raters' row, all metrics, and the findings
+(the papers' claims and the config's own)."""
 
 from pathlib import Path
 
@@ -25,12 +26,14 @@ agreement = pd.read_csv(inp.agreement)
 notes = (scores.describe(), scaling_note(runs))
 published = "SEMAINE" if params.adapter == "semaine" else "RECOLA"
 for stem, title, table in (
-    ("trigeorgis2016_table1", "Trigeorgis et al. 2016, Table 1", trigeorgis_table(metrics, agreement=agreement, notes=notes)),
-    ("yang2018_table1", "Yang & Hirschberg 2018, Table 1", yang_table(metrics, published, agreement=agreement, notes=notes[:1])),
+    ("trigeorgis2016_table1", "Trigeorgis et al. 2016, Table 1",
+     trigeorgis_table(metrics, params.models, agreement=agreement, notes=notes)),
+    ("yang2018_table1", "Yang & Hirschberg 2018, Table 1",
+     yang_table(metrics, params.models, published, agreement=agreement, notes=notes[:1])),
 ):
     table.attrs["notes"] = table.attrs.get("notes", []) + split_notes
     write_table(table, out / stem, f"{title} ({params.corpus})")
     log.info("%s\n%s", stem, to_markdown(table))
-claims = findings(metrics, scores, published)
+claims = findings(metrics, scores, params.models, published, params.claims)
 write_findings(claims, out / "findings")
 log.info("findings\n%s", claims["verdict"].value_counts().to_string())

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from scipy import signal
 
 from emotrace.metrics import PREDICTION_COLUMNS, metrics_file
 from emotrace.runs import Run
 
+DEFAULT_MODELS = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())["models"]
+"""The default grid's `models` (config.yaml): what each paper system is, under the shipped keys."""
 N_FRAMES, RECORDINGS = 1125, {"dev": ["d1", "d2", "d3", "d4"], "test": ["t1", "t2", "t3", "t4"]}
 
 

@@ -1,4 +1,4 @@
-"""The "beyond the papers" table: the papers' best systems and the SSL systems, found by network."""
+"""The "beyond the papers" table: the papers' best systems and every system that fills no paper row, found by identity."""
 
 from __future__ import annotations
 
@@ -35,11 +35,11 @@ def metrics():
 
 
 MODELS = {
-    "svr_egemaps": {"network": "svr", "objectives": ["mse"]},
+    "svr_egemaps": {"network": "svr", "features": "egemaps", "objectives": ["mse"]},
     "e2e": {"network": "e2e", "objectives": ["mse", "ccc"]},
-    "wavespec": {"network": "wavespec", "objectives": ["ccc"]},
-    "wavlm": {"network": "ssl_blstm", "objectives": ["ccc", "mse"]},
-    "fused": {"network": "ssl_wavespec", "objectives": ["ccc"]},
+    "wavespec": {"network": "wavespec", "objectives": ["ccc"], "joint": True},
+    "wavlm": {"network": "ssl_blstm", "objectives": ["ccc", "mse"], "joint": True},
+    "fused": {"network": "ssl_wavespec", "objectives": ["ccc"], "joint": True},
 }
 
 

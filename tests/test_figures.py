@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from crafted_runs import crafted
+from crafted_runs import DEFAULT_MODELS, crafted
 from emotrace import collapse
 from emotrace.errors import InputError
 from emotrace.figures import DPI, output_paths, require_input
@@ -156,23 +156,23 @@ def test_trigeorgis_bars_match_the_table(tmp_path):
                                        {("test", dim): value + shift, ("dev", dim): value}))
     files.append(write_metrics(tmp_path, "tiny", "svr_egemaps", "mse", "arousal", 1, {("test", "arousal"): 0.3}))
     df = read_metrics(files)
-    table = trigeorgis_table(df)
+    table = trigeorgis_table(df, DEFAULT_MODELS)
     row = table[(table["model"] == "e2e") & (table["part"].str.startswith("b)"))].iloc[0]
     for dim in DIMS:
-        values = system_values(df, "e2e", "ccc", dim, (dim, "joint"), postprocessed=True)
+        values = system_values(df, "e2e", "ccc", dim, dim, postprocessed=True)
         assert len(values) == 2
         assert row[dim].startswith(format_seeds(values))
-    check_figure(plot_trigeorgis_bars(df, tmp_path / "trig"), 13, 7.5)
-    assert system_values(df, "svr_egemaps", "mse", "valence", ("valence", "joint"), True).size == 0  # a gap
+    check_figure(plot_trigeorgis_bars(df, DEFAULT_MODELS, tmp_path / "trig"), 13, 7.5)
+    assert system_values(df, "svr_egemaps", "mse", "valence", "valence", True).size == 0  # a gap
 
 
 def test_yang_bars_and_errors(tmp_path):
     files = [write_metrics(tmp_path, "tiny", m, "ccc", "joint", 1,
                            {("test", "arousal"): 0.5, ("test", "valence"): 0.2}) for m in ("wave", "spec")]
     df = collect(files)
-    check_figure(plot_yang_bars(df, tmp_path / "yang", "RECOLA"), 11, 4.8)
+    check_figure(plot_yang_bars(df, DEFAULT_MODELS, tmp_path / "yang", "RECOLA"), 11, 4.8)
     with pytest.raises(InputError, match="published figures exist"):
-        plot_yang_bars(df, tmp_path / "yang", "IEMOCAP")
+        plot_yang_bars(df, DEFAULT_MODELS, tmp_path / "yang", "IEMOCAP")
     with pytest.raises(InputError, match="rule `evaluate`"):
         read_metrics([tmp_path / "results" / "tiny" / "evaluate" / "x" / "ccc" / "joint" / "seed1" / "metrics.csv"],
                      rule="evaluate")
@@ -357,5 +357,5 @@ def test_bars_with_intervals_collapsed_and_raters(tmp_path):
     agreement = pd.DataFrame({"partition": ["dev", "test"] * 2, "dimension": ["arousal"] * 2 + ["valence"] * 2,
                               "loo_ccc": [0.8, 0.82, 0.5, 0.55], "loo_ccc_low": [0.7, 0.74, 0.4, 0.41],
                               "loo_ccc_high": [0.86, 0.88, 0.6, 0.66]})
-    check_figure(plot_trigeorgis_bars(df, tmp_path / "trig", agreement=agreement), 13, 7.5)
-    check_figure(plot_yang_bars(df, tmp_path / "yang", "RECOLA", agreement=agreement), 11, 4.8)
+    check_figure(plot_trigeorgis_bars(df, DEFAULT_MODELS, tmp_path / "trig", agreement=agreement), 13, 7.5)
+    check_figure(plot_yang_bars(df, DEFAULT_MODELS, tmp_path / "yang", "RECOLA", agreement=agreement), 11, 4.8)

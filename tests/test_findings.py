@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from crafted_runs import crafted
+from crafted_runs import DEFAULT_MODELS, crafted
 from emotrace import collapse
-from emotrace.findings import FINDING_COLUMNS, findings, write_findings
+from emotrace.errors import InputError
+from emotrace.findings import FINDING_COLUMNS, check_claims, findings, write_findings
 from emotrace.runs import Scores, with_intervals
 from emotrace.uncertainty import settings
 
@@ -23,7 +25,7 @@ def crafted_findings() -> pd.DataFrame:
         ("blstm6373", "ccc", "joint", 1): 0.2,
     })
     scores = Scores(runs, settings({"replicates": 1000}))
-    return findings(with_intervals(metrics, scores, collapse.settings()), scores)
+    return findings(with_intervals(metrics, scores, collapse.settings()), scores, DEFAULT_MODELS)
 
 
 def verdict(table: pd.DataFrame, claim: str, dimension: str = "arousal", a: str = "") -> str:
@@ -57,3 +59,43 @@ def test_verdicts_follow_the_crafted_ordering(tmp_path):
     md = (tmp_path / "findings.md").read_text()
     assert "| paper | claim |" in md and "supported" in md and "verdicts: supported" in md
     assert len(pd.read_csv(tmp_path / "findings.csv")) == len(table)
+
+
+def test_the_configs_own_claims_are_tested_like_the_papers():
+    """`findings: [{a, b, dimension, claim}]` from the config: the same paired bootstrap, after the papers' claims."""
+    models = {**DEFAULT_MODELS, "mymodel": {"network": "mypkg.nets:TinyNet", "objectives": ["mse", "ccc"]}}
+    runs, metrics = crafted({("e2e", "ccc", "arousal", 1): 0.4, ("mymodel", "ccc", "arousal", 1): 0.85,
+                             ("mymodel", "mse", "arousal", 1): 0.84})
+    scores = Scores(runs, settings({"replicates": 500}))
+    claims = [{"a": "mymodel", "b": "e2e", "dimension": "arousal", "claim": "greater"},
+              {"a": "mymodel", "b": "e2e", "dimension": "arousal", "claim": "less"},
+              {"a": "e2e", "b": "mymodel", "dimension": "arousal", "claim": "less", "postprocessed": False},
+              {"a": "mymodel", "b": "e2e", "dimension": "valence", "claim": "greater"}]
+    table = findings(with_intervals(metrics, scores, collapse.settings()), scores, models, claims=claims)
+    own = table[table["paper"] == "config findings"]
+    assert len(own) == 4 and table.index[table["paper"] == "config findings"].min() == len(table) - 4
+    assert own["claim"].tolist() == ["mymodel beats e2e", "mymodel is below e2e", "e2e is below mymodel",
+                                     "mymodel beats e2e"]
+    assert own["paper_says"].tolist() == ["A > B", "A < B", "A < B", "A > B"]
+    assert own["verdict"].tolist() == ["supported", "contradicted", "supported", "no result"]
+    # the CCC run is chosen where the model has one; the interval is the paired one of the difference
+    first = own.iloc[0]
+    assert first["system_a"] == "mymodel [mypkg.nets:TinyNet on the raw signal, per dimension] (CCC)"
+    assert first["system_b"] == "raw signal, end-to-end [e2e] (CCC)"
+    assert first["diff_low"] > 0 and first["diff_low"] <= first["difference"] <= first["diff_high"]
+    assert own.iloc[2]["system_a"].endswith("(CCC, raw)")
+
+
+@pytest.mark.parametrize("claim, where, message", [
+    ({"a": "nomodel", "b": "e2e", "dimension": "arousal", "claim": "greater"}, r"findings\[0\]\.a",
+     r"no model 'nomodel' in models \(configured: \["),
+    ({"a": "e2e", "b": "wave", "dimension": "liking", "claim": "greater"}, r"findings\[0\]\.dimension",
+     "not a dimension of the corpus"),
+    ({"a": "e2e", "b": "wave", "dimension": "arousal", "claim": "bigger"}, r"findings\[0\]\.claim", "not one of"),
+    ({"a": "wave", "b": "e2e", "dimension": "arousal", "claim": "less", "objective": "mse"},
+     r"findings\[0\]\.objective", "'wave' is not trained with 'mse'"),
+    ({"a": "e2e", "b": "e2e", "dimension": "arousal", "claim": "less"}, r"findings\[0\]", "compares two systems"),
+])
+def test_bad_claims_stop_naming_the_entry(claim, where, message):
+    with pytest.raises(InputError, match=f"^{where}: .*{message}"):
+        check_claims([claim], DEFAULT_MODELS, ["arousal", "valence"])

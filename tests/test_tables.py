@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from emotrace.errors import InputError
-from crafted_runs import crafted
+from crafted_runs import DEFAULT_MODELS, crafted
 from emotrace import collapse
 from emotrace.runs import Scores, with_intervals
 from emotrace.tables import (
@@ -80,7 +80,7 @@ def test_number_formatting_and_seed_statistics():
 
 
 def test_trigeorgis_layout_cells_and_missing_systems(trigeorgis_runs):
-    table = trigeorgis_table(collect(trigeorgis_runs))
+    table = trigeorgis_table(collect(trigeorgis_runs), DEFAULT_MODELS)
     assert list(table.columns) == ["part", "system", "model", "arousal", "valence",
                                    "published arousal (RECOLA)", "published valence (RECOLA)"]
     assert len(table) == 10
@@ -94,14 +94,14 @@ def test_trigeorgis_layout_cells_and_missing_systems(trigeorgis_runs):
     assert "svr_egemaps/mse (valence)" in table.attrs["missing"]
     assert "drnn_compare/ccc (arousal, valence)" in table.attrs["missing"]
     assert not any(m.startswith("e2e/ccc") for m in table.attrs["missing"])
-    raw = trigeorgis_table(collect(trigeorgis_runs), postprocessed=False)
+    raw = trigeorgis_table(collect(trigeorgis_runs), DEFAULT_MODELS, postprocessed=False)
     assert raw.loc[raw["model"] == "svr_egemaps", "arousal"].iloc[0] == ".218 (.389)"
 
 
 def test_trigeorgis_rejects_mixed_corpora(tmp_path, trigeorgis_runs):
     other = write_metrics(tmp_path, "semaine", "e2e", "ccc", "arousal", 1, {("test", "arousal"): 0.5})
     with pytest.raises(InputError, match="one corpus"):
-        trigeorgis_table(collect(trigeorgis_runs + [other]))
+        trigeorgis_table(collect(trigeorgis_runs + [other]), DEFAULT_MODELS)
 
 
 def test_yang_table_joint_models_and_published_figures(tmp_path):
@@ -111,7 +111,7 @@ def test_yang_table_joint_models_and_published_figures(tmp_path):
                       raw_offset=0.0)
         for model, a, v in (("wave", 0.66, 0.43), ("wavespec", 0.68, 0.5))
     ]
-    table = yang_table(collect(files), "semaine")
+    table = yang_table(collect(files), DEFAULT_MODELS, "semaine")
     assert list(table["system"]) == ["baseline (ComParE 6373 + BLSTM)", "W only", "S only", "W+S"]
     assert list(table.columns)[-2:] == ["published arousal (SEMAINE)", "published valence (SEMAINE)"]
     w = table.set_index("model").loc["wave"]
@@ -119,10 +119,10 @@ def test_yang_table_joint_models_and_published_figures(tmp_path):
     assert w["published valence (SEMAINE)"] == ".435"
     assert table.set_index("model").loc["spec", "arousal"] == MISSING
     assert table.attrs["missing"] == ["blstm6373/ccc (arousal, valence)", "spec/ccc (arousal, valence)"]
-    recola = yang_table(collect([]), "RECOLA")
+    recola = yang_table(collect([]), DEFAULT_MODELS, "RECOLA")
     assert recola["published arousal (RECOLA)"].tolist() == [".317", ".674", ".651", ".692"]
     with pytest.raises(InputError, match="corpus_label"):
-        yang_table(collect(files), "IEMOCAP")
+        yang_table(collect(files), DEFAULT_MODELS, "IEMOCAP")
 
 
 def markdown_rows(text: str) -> list[list[str]]:
@@ -131,7 +131,7 @@ def markdown_rows(text: str) -> list[list[str]]:
 
 
 def test_written_tables_are_well_formed(tmp_path, trigeorgis_runs):
-    table = trigeorgis_table(collect(trigeorgis_runs))
+    table = trigeorgis_table(collect(trigeorgis_runs), DEFAULT_MODELS)
     table.loc[0, "system"] = "odd | name & 50% {x}_y"  # characters both formats must escape
     stem = tmp_path / "tables" / "trigeorgis_table1"
     write_table(table, stem)
@@ -171,7 +171,7 @@ def test_cells_with_intervals_loo_collapsed_and_the_raters_row():
     agreement = pd.DataFrame({"partition": ["dev", "test"] * 2, "dimension": ["arousal"] * 2 + ["valence"] * 2,
                               "n_raters": 6, "loo_ccc": [0.8, 0.82, 0.5, 0.55], "loo_ccc_low": [0.7, 0.74, 0.4, 0.41],
                               "loo_ccc_high": [0.86, 0.88, 0.6, 0.66]})
-    table = trigeorgis_table(metrics, agreement=agreement, notes=("intervals: test note",))
+    table = trigeorgis_table(metrics, DEFAULT_MODELS, agreement=agreement, notes=("intervals: test note",))
     e2e = table[(table["model"] == "e2e") & table["part"].str.startswith("b)")].iloc[0]
     assert re.fullmatch(r"-?\.\d{3} \[-?\.\d{3}, -?\.\d{3}\] \(-?\.\d{3}; LOO \.100\)", e2e["valence"]), e2e["valence"]
     # two seeds: mean±sd and the interval of the seed mean (the LOO figure averaged over seeds)
@@ -182,7 +182,7 @@ def test_cells_with_intervals_loo_collapsed_and_the_raters_row():
     notes = " ".join(table.attrs["notes"])
     assert "post-processing lowered test CCC: raw signal, end-to-end (CCC) arousal" in notes
     assert "intervals: test note" in notes and "6" in notes
-    yang = yang_table(metrics, "RECOLA", agreement=agreement.iloc[:0])
+    yang = yang_table(metrics, DEFAULT_MODELS, "RECOLA", agreement=agreement.iloc[:0])
     wave = yang[yang["model"] == "wave"].iloc[0]
     assert wave["arousal"].startswith("collapsed: ") and wave["valence"].startswith("collapsed: ")
     assert any("near-constant" in n for n in yang.attrs["notes"])

@@ -1,24 +1,30 @@
-"""The third table, "beyond the papers": frozen SSL systems beside both papers' best systems on the same grid.
+"""The third table, "beyond the papers": every configured system that fills no paper row, beside both papers' best.
 
-Rows: Trigeorgis 2016's best system (end-to-end, CCC objective), Yang & Hirschberg 2018's best
-(W+S), then every model of the config on the `ssl` features (alone, ssl+S, ssl+W+S), each as found in the grid (models
-are matched by network, so any name works). Cells read "test (dev)" CCC over seeds as in
-emotrace.tables, post-processed and raw side by side (Trigeorgis post-processes, Yang does
-not). Published figures of the two reference systems sit in labelled columns.
+Rows: Trigeorgis 2016's best system (end-to-end, CCC objective) and Yang & Hirschberg 2018's best
+(W+S), each as every configured system that is what the paper describes (`emotrace.identity`),
+then every configured system and objective that fills no row of either paper's Table 1 (SSL
+models, plug-in networks, a paper network trained with another target or objective ...), in
+config order, whatever its name. Cells read "test [interval] (dev)" CCC over seeds as in
+emotrace.tables (`collapsed: ...` for a degenerate run), post-processed and raw side by side
+(Trigeorgis post-processes, Yang does not). Published figures of the two reference systems sit
+in labelled columns.
 """
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import pandas as pd
 
 from emotrace.errors import InputError
+from emotrace.identity import TRIGEORGIS, YANG, extra_systems, identity_of, members, paper_row, target
 from emotrace.systems import SSL_NETWORKS
-from emotrace.tables import DIMENSIONS, MISSING, YANG_PUBLISHED, system_cell
+from emotrace.tables import DIMENSIONS, MISSING, check_models, system_cell
 
-# (network, objective, label, published arousal, published valence on RECOLA, test only)
+# (paper, row short name, label) of the reference rows, the best system of each paper on RECOLA
 REFERENCES = [
-    ("e2e", "ccc", "Trigeorgis 2016 best: raw signal, end-to-end (CCC)", ".686", ".261"),
-    ("wavespec", "ccc", "Yang & Hirschberg 2018 best: W+S", *YANG_PUBLISHED["RECOLA"]["wavespec"]),
+    (TRIGEORGIS, "e2e", "Trigeorgis 2016 best: raw signal, end-to-end (CCC)"),
+    (YANG, "wavespec", "Yang & Hirschberg 2018 best: W+S"),
 ]
 
 SSL_LABELS = {
@@ -28,16 +34,19 @@ SSL_LABELS = {
 }
 
 
-def _cell(df: pd.DataFrame, model: str, objective: str, dimension: str, postprocessed: bool) -> tuple[str, str]:
-    """'test [interval] (dev)' as in the papers' tables (`collapsed: ...` for a degenerate run) and the
-    target used, preferring a per-dimension run to a joint one."""
+def _cell(df: pd.DataFrame, model: str, objective: str, target_: str, dimension: str, postprocessed: bool) -> str:
+    """'test [interval] (dev)' as in the papers' tables (`collapsed: ...` for a degenerate run)."""
     rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
-              & (df["postprocessed"].astype(bool) == postprocessed)]
-    for target in (dimension, "joint"):
-        chosen = rows[rows["target"] == target]
-        if not chosen.empty:
-            return system_cell(chosen)[0], target
-    return MISSING, ""
+              & (df["postprocessed"].astype(bool) == postprocessed) & (df["target"] == target_)]
+    return system_cell(rows)[0] if not rows.empty else MISSING
+
+
+def extra_label(models: Mapping[str, Mapping], model: str, objective: str, ssl_bundle: str) -> str:
+    """'beyond: WAVLM_BASE_PLUS layers + S (CCC)' for SSL systems, else what the system is."""
+    entry = models[model]
+    what = (SSL_LABELS[entry["network"]].format(bundle=ssl_bundle) if entry["network"] in SSL_NETWORKS
+            else identity_of(entry).describe())
+    return f"beyond: {what} ({objective.upper()})"
 
 
 def beyond_table(metrics: pd.DataFrame, models: dict[str, dict], ssl_bundle: str, corpus_label: str) -> pd.DataFrame:
@@ -46,22 +55,22 @@ def beyond_table(metrics: pd.DataFrame, models: dict[str, dict], ssl_bundle: str
                     if c not in metrics.columns]
     if missing_cols:
         raise InputError("metrics", f"missing columns {missing_cols}; use tables.collect")
+    check_models(metrics, models)
     systems = []
-    for network, objective, label, pub_a, pub_v in REFERENCES:
-        for model in (m for m, entry in models.items() if entry["network"] == network):
-            systems.append((model, objective, label, pub_a, pub_v))
-    for model, entry in models.items():
-        if entry["network"] not in SSL_NETWORKS:
-            continue
-        for objective in entry["objectives"]:
-            label = f"beyond: {SSL_LABELS[entry['network']].format(bundle=ssl_bundle)} ({objective.upper()})"
-            systems.append((model, objective, label, MISSING, MISSING))
+    for paper, key, label in REFERENCES:
+        row = paper_row(paper, "ccc", key)
+        pub_a, pub_v = (text.split()[0] for text in row.published["RECOLA"])  # test only
+        keys = members(models, row)
+        systems += [(model, "ccc", label if len(keys) == 1 else f"{label} [{model}]", pub_a, pub_v) for model in keys]
+    systems += [(model, objective, extra_label(models, model, objective, ssl_bundle), MISSING, MISSING)
+                for model, objective in extra_systems(models)]
     rows, missing = [], []
     for model, objective, label, pub_a, pub_v in systems:
         row = {"system": label, "model": model, "objective": objective}
         for dim in DIMENSIONS:
-            row[dim], _ = _cell(metrics, model, objective, dim, True)
-            row[f"{dim} (raw)"], _ = _cell(metrics, model, objective, dim, False)
+            t = target(models[model], dim)
+            row[dim] = _cell(metrics, model, objective, t, dim, True)
+            row[f"{dim} (raw)"] = _cell(metrics, model, objective, t, dim, False)
             if row[dim] == MISSING and row[f"{dim} (raw)"] == MISSING:
                 missing.append(f"{model}/{objective} ({dim})")
         row["published arousal (RECOLA)"], row["published valence (RECOLA)"] = pub_a, pub_v
@@ -73,9 +82,12 @@ def beyond_table(metrics: pd.DataFrame, models: dict[str, dict], ssl_bundle: str
         f"CCC on test (dev in parentheses) on {corpus_label}, all recordings of a partition concatenated; "
         "mean±std over seeds where there are several; columns without '(raw)' are post-processed (tuned on dev); "
         "[low, high]: the 95 % block-bootstrap interval of all_metrics.csv (see the papers' tables' notes); "
-        "neither paper makes a claim about SSL systems, so findings.md has none for these rows",
+        "collapsed: a degenerate model whose figure means nothing",
+        "beyond: every configured system that is no system of either paper's Table 1 (rows are matched by network, "
+        "features, objective and target, not by config key); neither paper makes a claim about these, so "
+        "findings.md tests only the claims the config's `findings` add",
         "published: test CCC of Trigeorgis et al. 2016 and Yang & Hirschberg 2018 on RECOLA (their own splits); "
-        "no published figure exists for the SSL rows",
+        "no published figure exists for the rows beyond the papers",
     ]
     if missing:
         notes.append(f"missing ({MISSING}): " + "; ".join(missing))

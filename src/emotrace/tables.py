@@ -6,6 +6,7 @@ each figure is mean±std (sample std, ddof=1) and the interval is that of the se
 Post-processed dev figures add the leave-one-dev-recording-out estimate ("LOO").
 Systems flagged `collapsed` (`emotrace.collapse`) are marked so in their cell. A
 "raters (leave one out)" row gives the raters' own ceiling (`emotrace.agreement`).
+Rows are found by what a system is (`emotrace.identity`), never by its config key.
 The published figures (docs/references.md §2) sit in their own, labelled columns so that they
 are never mistaken for reproduced ones.
 """
@@ -16,46 +17,22 @@ import html
 import logging
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from emotrace.errors import InputError
+from emotrace.identity import MISSING, TRIGEORGIS_ROWS, YANG_ROWS, PaperRow, members, target
 from emotrace.io import atomic_write
 from emotrace.metrics import METRICS_FILE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-MISSING = "–"
 KEY_COLUMNS = ["corpus", "model", "objective", "target", "seed"]
 DIMENSIONS = ("arousal", "valence")
-
-# (objective, model, row label, published arousal, published valence) in the paper's order.
-TRIGEORGIS_ROWS = [
-    ("mse", "svr_egemaps", "eGeMAPS + SVR", ".318 (.489)", ".169 (.210)"),
-    ("mse", "svr_compare", "ComParE + SVR", ".366 (.491)", ".180 (.178)"),
-    ("mse", "drnn_egemaps", "eGeMAPS + BLSTM-DRNN", ".300 (.404)", ".192 (.187)"),
-    ("mse", "drnn_compare", "ComParE + BLSTM-DRNN", ".132 (.221)", ".117 (.152)"),
-    ("mse", "e2e", "raw signal, end-to-end", ".684 (.728)", ".249 (.312)"),
-    ("mse", "e2e2017", "extra: raw signal, frame-wise CNN (authors' 2017 code)", MISSING, MISSING),
-    ("ccc", "drnn_egemaps", "eGeMAPS + BLSTM-DRNN", ".316 (.445)", ".195 (.190)"),
-    ("ccc", "drnn_compare", "ComParE + BLSTM-DRNN", ".382 (.478)", ".187 (.246)"),
-    ("ccc", "e2e", "raw signal, end-to-end", ".686 (.741)", ".261 (.325)"),
-    ("ccc", "e2e2017", "extra: raw signal, frame-wise CNN (authors' 2017 code)", MISSING, MISSING),
-]
 TRIGEORGIS_PARTS = {"mse": "a) MSE objective", "ccc": "b) CCC objective"}
-
-# (model, row label) and the published test CCC (arousal, valence) per corpus.
-YANG_ROWS = [
-    ("blstm6373", "baseline (ComParE 6373 + BLSTM)"),
-    ("wave", "W only"),
-    ("spec", "S only"),
-    ("wavespec", "W+S"),
-]
-YANG_PUBLISHED = {
-    "SEMAINE": {"blstm6373": (".376", ".177"), "wave": (".675", ".435"), "spec": (".656", ".494"), "wavespec": (".680", ".506")},
-    "RECOLA": {"blstm6373": (".317", ".162"), "wave": (".674", ".361"), "spec": (".651", ".408"), "wavespec": (".692", ".423")},
-}
+YANG_CORPORA = ("SEMAINE", "RECOLA")  # the corpora Yang & Hirschberg 2018 publish figures for
 
 _PATH_PATTERN = "results/{corpus}/evaluate/{model}/{objective}/{target}/seed{seed}/metrics.csv"
 
@@ -205,14 +182,29 @@ def _one_corpus(df: pd.DataFrame) -> None:
         raise InputError("metrics", f"a table covers one corpus; got {sorted(map(str, corpora))}")
 
 
-def _system_rows(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str]) -> pd.DataFrame:
-    """Rows (both partitions, every seed) of one system and dimension, from the first target kind that has any."""
-    rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)]
-    for target in prefer:
-        chosen = rows[rows["target"] == target]
-        if not chosen.empty:
-            return chosen
-    return rows.iloc[:0]
+def _system_rows(df: pd.DataFrame, model: str, objective: str, dimension: str, target_: str) -> pd.DataFrame:
+    """Rows (both partitions, every seed) of one system and dimension."""
+    return df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
+              & (df["target"] == target_)]
+
+
+def check_models(df: pd.DataFrame, models: Mapping[str, Mapping]) -> None:
+    """Every system with results must be a configured one: the config says what it is (`emotrace.identity`)."""
+    unknown = sorted(set(map(str, pd.unique(df["model"]))) - set(models)) if "model" in df.columns else []
+    if unknown:
+        raise InputError("metrics", f"results of {unknown}, which the config's models do not name (configured: "
+                                    f"{sorted(models)}); a table finds systems by what the config says they are")
+
+
+def filled_rows(models: Mapping[str, Mapping], rows: tuple[PaperRow, ...]) -> list[tuple[PaperRow, str | None, str]]:
+    """(paper row, model key or None where no configured system fills it, label) per table line, in the
+    paper's order; a row that several systems fill gives one line each, labelled by its key."""
+    out = []
+    for row in rows:
+        keys = members(models, row)
+        out += [(row, None, row.label)] if not keys else [
+            (row, key, row.label if len(keys) == 1 else f"{row.label} [{key}]") for key in keys]
+    return out
 
 
 def _filtered(df: pd.DataFrame, postprocessed: bool, metric: str) -> pd.DataFrame:
@@ -223,14 +215,18 @@ def _filtered(df: pd.DataFrame, postprocessed: bool, metric: str) -> pd.DataFram
     return df[df["postprocessed"].astype(bool) == postprocessed]
 
 
-def _lowered(df: pd.DataFrame, label: str, model: str, objective: str, dim: str, prefer, metric: str) -> str:
+def _lowered(df: pd.DataFrame, label: str, model: str, objective: str, dim: str, target_: str, metric: str) -> str:
     """'label dim: raw -> post-processed' when post-processing lowered the mean test figure; else ''."""
-    rows = _system_rows(df[df["partition"] == "test"], model, objective, dim, prefer)
+    rows = _system_rows(df[df["partition"] == "test"], model, objective, dim, target_)
     raw = rows.loc[~rows["postprocessed"].astype(bool), metric]
     post = rows.loc[rows["postprocessed"].astype(bool), metric]
     if raw.empty or post.empty or not post.mean() < raw.mean():
         return ""
     return f"{label} {dim} {format_number(raw.mean())} -> {format_number(post.mean())}"
+
+
+def _unfilled(row: PaperRow, label: str) -> str:
+    return f"{label} ({row.objective.upper()}): no configured system is {row.identity.describe()}"
 
 
 def _finish(table: pd.DataFrame, missing: list[str], notes: list[str], collapsed: list[str] = (),
@@ -260,74 +256,92 @@ def _common_notes(metric: str, postprocessed: bool, agreement: pd.DataFrame | No
     return notes + [n for n in [raters_note(agreement), *extra] if n]
 
 
-def trigeorgis_table(df: pd.DataFrame, postprocessed: bool = True, metric: str = "ccc",
+def trigeorgis_table(df: pd.DataFrame, models: Mapping[str, Mapping], postprocessed: bool = True, metric: str = "ccc",
                      agreement: pd.DataFrame | None = None, notes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Trigeorgis 2016 Table 1: MSE rows (a) and CCC rows (b), arousal/valence 'test [interval] (dev)'.
 
-    Per-dimension runs are preferred to joint ones. Systems without results get
+    `models` is the config's `models`: each row shows every configured system that is what the
+    row describes (`emotrace.identity`), whatever its key. Rows and systems without results get
     MISSING cells and are listed in `table.attrs['missing']` (and logged); collapsed ones
     are marked and listed, and cells where post-processing lowered test CCC are listed in
     the notes. With `agreement` (raters_agreement.csv) a raters' row closes the table.
     """
     data = _filtered(df, postprocessed, metric)
+    check_models(df, models)
     rows, missing, collapsed, lowered = [], [], [], []
-    for objective, model, label, pub_a, pub_v in TRIGEORGIS_ROWS:
-        row = {"part": TRIGEORGIS_PARTS[objective], "system": label, "model": model}
+    for paper_row, model, label in filled_rows(models, TRIGEORGIS_ROWS):
+        objective = paper_row.objective
+        row = {"part": TRIGEORGIS_PARTS[objective], "system": label, "model": model or MISSING}
         absent = []
         for dim in DIMENSIONS:
-            row[dim], why = system_cell(_system_rows(data, model, objective, dim, (dim, "joint")), metric)
+            if model is None:
+                row[dim] = MISSING
+                continue
+            t = target(models[model], dim)
+            row[dim], why = system_cell(_system_rows(data, model, objective, dim, t), metric)
             if row[dim] == MISSING:
                 absent.append(dim)
             if why:
                 collapsed.append(f"{label} ({objective.upper()}) {dim}: {why}")
             if postprocessed:
-                lowered.append(_lowered(df, f"{label} ({objective.upper()})", model, objective, dim, (dim, "joint"), metric))
-        if absent:
+                lowered.append(_lowered(df, f"{label} ({objective.upper()})", model, objective, dim, t, metric))
+        if model is None:
+            missing.append(_unfilled(paper_row, label))
+        elif absent:
             missing.append(f"{model}/{objective} ({', '.join(absent)})")
-        row["published arousal (RECOLA)"] = pub_a
-        row["published valence (RECOLA)"] = pub_v
+        row["published arousal (RECOLA)"], row["published valence (RECOLA)"] = paper_row.published["RECOLA"]
         rows.append(row)
     if agreement is not None:
         rows.append({"part": "c) raters", "system": RATERS_LABEL, "model": "raters", **raters_cells(agreement),
                      "published arousal (RECOLA)": MISSING, "published valence (RECOLA)": MISSING})
     table_notes = _common_notes(metric, postprocessed, agreement, notes) + [
         "published: Trigeorgis et al. 2016, RECOLA 16/15/15 speakers; the 2017 frame-wise row is not in the paper",
+        MATCHING_NOTE,
     ]
     return _finish(pd.DataFrame(rows), missing, table_notes, collapsed, [x for x in lowered if x])
 
 
-def yang_table(df: pd.DataFrame, corpus_label: str, postprocessed: bool = False, metric: str = "ccc",
-               agreement: pd.DataFrame | None = None, notes: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Yang & Hirschberg 2018 Table 1 for one corpus: baseline / W only / S only / W+S, CCC objective.
+MATCHING_NOTE = ("rows are matched by what a system is (network, features, objective, one model per dimension or "
+                 "one joint model, as the paper describes it), not by its config key; model: the config key of "
+                 "the system in the row; other configured systems are in beyond_table")
 
-    The paper does not post-process, hence `postprocessed=False` by default. Joint
-    runs (one model for both dimensions) are preferred to per-dimension ones.
+
+def yang_table(df: pd.DataFrame, models: Mapping[str, Mapping], corpus_label: str, postprocessed: bool = False,
+               metric: str = "ccc", agreement: pd.DataFrame | None = None, notes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Yang & Hirschberg 2018 Table 1 for one corpus: baseline / W only / S only / W+S, CCC objective,
+    one model for both dimensions; rows found by what a system is, as in `trigeorgis_table`.
+
+    The paper does not post-process, hence `postprocessed=False` by default.
     """
     label = corpus_label.upper()
-    if label not in YANG_PUBLISHED:
-        raise InputError("corpus_label", f"published figures exist for {sorted(YANG_PUBLISHED)}, not {corpus_label!r}")
+    if label not in YANG_CORPORA:
+        raise InputError("corpus_label", f"published figures exist for {sorted(YANG_CORPORA)}, not {corpus_label!r}")
     data = _filtered(df, postprocessed, metric)
+    check_models(df, models)
     rows, missing, collapsed = [], [], []
-    for model, system in YANG_ROWS:
-        row = {"system": system, "model": model}
+    for paper_row, model, system in filled_rows(models, YANG_ROWS):
+        row = {"system": system, "model": model or MISSING}
         absent = []
         for dim in DIMENSIONS:
-            row[dim], why = system_cell(_system_rows(data, model, "ccc", dim, ("joint", dim)), metric)
+            if model is None:
+                row[dim] = MISSING
+                continue
+            row[dim], why = system_cell(_system_rows(data, model, "ccc", dim, target(models[model], dim)), metric)
             if row[dim] == MISSING:
                 absent.append(dim)
             if why:
                 collapsed.append(f"{system} {dim}: {why}")
-        if absent:
+        if model is None:
+            missing.append(_unfilled(paper_row, system))
+        elif absent:
             missing.append(f"{model}/ccc ({', '.join(absent)})")
-        pub_a, pub_v = YANG_PUBLISHED[label][model]
-        row[f"published arousal ({label})"] = pub_a
-        row[f"published valence ({label})"] = pub_v
+        row[f"published arousal ({label})"], row[f"published valence ({label})"] = paper_row.published[label]
         rows.append(row)
     if agreement is not None:
         rows.append({"system": RATERS_LABEL, "model": "raters", **raters_cells(agreement),
                      f"published arousal ({label})": MISSING, f"published valence ({label})": MISSING})
     table_notes = _common_notes(metric, postprocessed, agreement, notes) + [
-        f"published: Yang & Hirschberg 2018, {label}, test set only",
+        f"published: Yang & Hirschberg 2018, {label}, test set only", MATCHING_NOTE,
     ]
     return _finish(pd.DataFrame(rows), missing, table_notes, collapsed)
 

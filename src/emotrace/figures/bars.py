@@ -1,7 +1,8 @@
 """Both papers' Table 1 as grouped horizontal bar charts: reproduced vs published test CCC, arousal and valence.
 
-Rows, target preference and the published figures are those of `emotrace.tables`, so a bar
-and the matching table cell always show the same numbers; reproduced bars are the mean over
+Rows (found by what a system is, `emotrace.identity`: one bar per configured system that fills
+a row, labelled by its key where several do) and the published figures are those of
+`emotrace.tables`, so a bar and the matching table cell always show the same numbers; reproduced bars are the mean over
 seeds; the error bar is the bootstrap interval of the test CCC (of the seed mean where there
 are several seeds) where all_metrics.csv carries one, else ±1 std over seeds (ddof=1). A
 collapsed system is labelled so; the raters' leave-one-out agreement closes each chart as the
@@ -19,8 +20,9 @@ from matplotlib.patches import Patch
 
 from emotrace.errors import InputError
 from emotrace.figures import Output, Rule, new_figure, require_input, save_figure
+from emotrace.identity import TRIGEORGIS_ROWS, YANG_ROWS, target
 from emotrace.tables import (
-    DIMENSIONS, MISSING, RATERS_LABEL, TRIGEORGIS_PARTS, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS, collect,
+    DIMENSIONS, MISSING, RATERS_LABEL, TRIGEORGIS_PARTS, YANG_CORPORA, check_models, collect, filled_rows,
 )
 
 OURS = {"facecolor": "tab:blue", "edgecolor": "tab:blue"}
@@ -51,22 +53,25 @@ def _published(text: str) -> float | None:
     return float(text.split()[0])
 
 
-def system_rows(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str],
+def system_rows(df: pd.DataFrame, model: str, objective: str, dimension: str, target_: str,
                 postprocessed: bool, partition: str = "test") -> pd.DataFrame:
-    """Rows over seeds of one system and dimension, from the first target kind in `prefer` that has rows."""
-    rows = df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
-              & (df["postprocessed"].astype(bool) == postprocessed) & (df["partition"] == partition)]
-    for target in prefer:
-        chosen = rows[rows["target"] == target]
-        if not chosen.empty:
-            return chosen
-    return rows.iloc[:0]
+    """Rows over seeds of one system (results under `target_`: the dimension or `joint`) and dimension."""
+    return df[(df["model"] == model) & (df["objective"] == objective) & (df["dimension"] == dimension)
+              & (df["postprocessed"].astype(bool) == postprocessed) & (df["partition"] == partition)
+              & (df["target"] == target_)]
 
 
-def system_values(df: pd.DataFrame, model: str, objective: str, dimension: str, prefer: tuple[str, str],
+def system_values(df: pd.DataFrame, model: str, objective: str, dimension: str, target_: str,
                   postprocessed: bool, metric: str = "ccc", partition: str = "test") -> np.ndarray:
-    """The metric over seeds for one system and dimension, from the first target kind in `prefer` that has rows."""
-    return system_rows(df, model, objective, dimension, prefer, postprocessed, partition)[metric].to_numpy(np.float64)
+    """The metric over seeds for one system and dimension."""
+    return system_rows(df, model, objective, dimension, target_, postprocessed, partition)[metric].to_numpy(np.float64)
+
+
+def _ours(metrics: pd.DataFrame, models, model: str | None, objective: str, postprocessed: bool, metric: str) -> dict:
+    """Per dimension the bar of one configured system (an empty one, 'no result', where no system fills the row)."""
+    return {d: _bar(metrics.iloc[:0] if model is None else
+                    system_rows(metrics, model, objective, d, target(models[model], d), postprocessed), metric)
+            for d in DIMENSIONS}
 
 
 def _bar(rows: pd.DataFrame, metric: str) -> dict:
@@ -157,15 +162,17 @@ def _draw(fig, systems: list[tuple[str, dict[str, dict], dict[str, float | None]
     fig.legend(handles=handles, loc="outside lower center", ncol=3)
 
 
-def plot_trigeorgis_bars(metrics: pd.DataFrame, output: Output, postprocessed: bool = True, metric: str = "ccc",
-                         agreement: pd.DataFrame | None = None) -> list[Path]:
-    """Trigeorgis 2016 Table 1 (RECOLA) as bars: MSE rows (a) then CCC rows (b), per-dimension runs preferred."""
+def plot_trigeorgis_bars(metrics: pd.DataFrame, models, output: Output, postprocessed: bool = True,
+                         metric: str = "ccc", agreement: pd.DataFrame | None = None) -> list[Path]:
+    """Trigeorgis 2016 Table 1 (RECOLA) as bars: MSE rows (a) then CCC rows (b); `models` is the config's models."""
     _check_metrics(metrics, metric)
+    check_models(metrics, models)
     systems = []
-    for objective, model, label, pub_a, pub_v in TRIGEORGIS_ROWS:
-        ours = {d: _bar(system_rows(metrics, model, objective, d, (d, "joint"), postprocessed), metric) for d in DIMENSIONS}
-        part = TRIGEORGIS_PARTS[objective].split(")")[0] + ")"
-        systems.append((f"{part} {label}", ours, {"arousal": _published(pub_a), "valence": _published(pub_v)}))
+    for row, model, label in filled_rows(models, TRIGEORGIS_ROWS):
+        part = TRIGEORGIS_PARTS[row.objective].split(")")[0] + ")"
+        pub_a, pub_v = row.published["RECOLA"]
+        systems.append((f"{part} {label}", _ours(metrics, models, model, row.objective, postprocessed, metric),
+                        {"arousal": _published(pub_a), "valence": _published(pub_v)}))
     systems += [row for row in [_raters(agreement)] if row]
     corpus = ", ".join(map(str, metrics["corpus"].unique())) or "no results"
     fig = new_figure(13, 7.5)
@@ -175,18 +182,19 @@ def plot_trigeorgis_bars(metrics: pd.DataFrame, output: Output, postprocessed: b
     return save_figure(fig, output)
 
 
-def plot_yang_bars(metrics: pd.DataFrame, output: Output, corpus_label: str, postprocessed: bool = False,
+def plot_yang_bars(metrics: pd.DataFrame, models, output: Output, corpus_label: str, postprocessed: bool = False,
                    metric: str = "ccc", agreement: pd.DataFrame | None = None) -> list[Path]:
     """Yang & Hirschberg 2018 Table 1 for one corpus (published figures of `corpus_label`: SEMAINE or RECOLA)."""
     _check_metrics(metrics, metric)
+    check_models(metrics, models)
     label = corpus_label.upper()
-    if label not in YANG_PUBLISHED:
-        raise InputError("corpus_label", f"published figures exist for {sorted(YANG_PUBLISHED)}, not {corpus_label!r}")
+    if label not in YANG_CORPORA:
+        raise InputError("corpus_label", f"published figures exist for {sorted(YANG_CORPORA)}, not {corpus_label!r}")
     systems = []
-    for model, name in YANG_ROWS:
-        ours = {d: _bar(system_rows(metrics, model, "ccc", d, ("joint", d), postprocessed), metric) for d in DIMENSIONS}
-        pub_a, pub_v = YANG_PUBLISHED[label][model]
-        systems.append((name, ours, {"arousal": _published(pub_a), "valence": _published(pub_v)}))
+    for row, model, name in filled_rows(models, YANG_ROWS):
+        pub_a, pub_v = row.published[label]
+        systems.append((name, _ours(metrics, models, model, "ccc", postprocessed, metric),
+                        {"arousal": _published(pub_a), "valence": _published(pub_v)}))
     systems += [row for row in [_raters(agreement)] if row]
     corpus = ", ".join(map(str, metrics["corpus"].unique())) or "no results"
     fig = new_figure(11, 4.8)
