@@ -191,3 +191,15 @@ def test_postprocess_settings_file_overrides(tmp_path, models, capsys):
     raw, pp = pd.read_csv(tmp_path / "raw" / "a.csv"), pd.read_csv(tmp_path / "pp" / "a.csv")
     np.testing.assert_allclose(pp["arousal"], raw["arousal"] + 1.0, atol=1e-6)
     assert main(["predict", *common, "--no-postprocess", "--postprocess-settings", str(settings)]) == 2
+
+
+def test_show_prints_the_papers_tables_before_the_beyond_table_and_findings_last(tmp_path, capsys):
+    tables = tmp_path / "results" / "c" / "tables"
+    tables.mkdir(parents=True)
+    for name in ("all_metrics.md", "beyond_table.md", "findings.md", "trigeorgis2016_table1.md", "yang2018_table1.md"):
+        (tables / name).write_text(f"{name}\n")
+    assert main(["show", str(tmp_path / "results" / "c")]) == 0
+    out = capsys.readouterr().out
+    printed = [line for line in out.splitlines() if line.endswith(".md") and not line.startswith("##")]
+    assert printed == ["trigeorgis2016_table1.md", "yang2018_table1.md", "beyond_table.md", "all_metrics.md",
+                       "findings.md"]

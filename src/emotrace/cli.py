@@ -184,7 +184,8 @@ def show_command(args: argparse.Namespace) -> int:
     if not pages:
         _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
         return EXIT_FAILED
-    tables = [p for p in pages if p.name != "findings.md"] + [p for p in pages if p.name == "findings.md"]
+    order = {"trigeorgis2016_table1.md": 0, "yang2018_table1.md": 1, "beyond_table.md": 2, "findings.md": 4}
+    tables = sorted(pages, key=lambda p: (str(p.parent), order.get(p.name, 3)))  # the papers' tables first
     for table in tables + sorted(results.glob(f"{corpora}/runcost/run_cost.md")):
         print(f"## {table}\n")
         print(table.read_text().rstrip() + "\n")
