@@ -21,6 +21,8 @@ from emotrace.svr import SVR_MAX_ITER, even_subsample, fit_svr_grid
 from emotrace.training import TrainSettings, train
 
 OUTPUTS = ("model.pt", "history.csv", "predictions.csv")
+# Config `training` keys passed to TrainSettings as they are (their defaults live there and in the schema).
+TRAINING_KEYS = ("num_workers", "eval_batch_size", "precision", "deterministic")
 
 
 def read_split(path: str | Path) -> pd.DataFrame:
@@ -77,7 +79,7 @@ def train_system(
             max_epochs=settings["max_epochs"],
             patience=settings["patience"],
             seed=seed,
-            num_workers=settings.get("num_workers", 0),
+            **{key: settings[key] for key in TRAINING_KEYS if key in settings},
         )
         return train(ts, parts["train"], parts["dev"], parts["test"], where, log, trained_on=trained_on,
                      **feature_args)
