@@ -57,12 +57,14 @@ def train_system(
     out_dir: str | Path,
     log: logging.Logger,
     trained_on: dict | None = None,
+    device: str = "auto",
     **feature_args,
 ) -> dict:
     """Train one grid entry; a list-valued `lr` trains once per rate and keeps the best on dev CCC.
 
     With a grid, each rate trains in `out_dir/lr<rate>/` (each resumable on its own), the
-    choice is written to `lr_grid.csv`, and the winner's files are copied to `out_dir`.
+    choice is written to `lr_grid.csv`, and the winner's files are copied to `out_dir`. `device` is the one
+    the job holds (`emotrace.devices.claim_device`).
     """
     out_dir = Path(out_dir)
     rates = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
@@ -79,6 +81,7 @@ def train_system(
             max_epochs=settings["max_epochs"],
             patience=settings["patience"],
             seed=seed,
+            device=device,
             **{key: settings[key] for key in TRAINING_KEYS if key in settings},
         )
         return train(ts, parts["train"], parts["dev"], parts["test"], where, log, trained_on=trained_on,
