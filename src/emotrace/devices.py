@@ -133,3 +133,15 @@ def _lock_one(count: int, directory: str | Path | None, log: logging.Logger, pol
                         "(is --resources gpu larger than the number of GPUs?)", count, folder)
             warned = True
         time.sleep(poll)
+
+
+def gpus_present() -> bool:
+    """Whether this machine shows an NVIDIA GPU to this process, without importing torch (the Snakefile asks):
+    EMOTRACE_GPU_COUNT if set, else the driver's device list, unless CUDA_VISIBLE_DEVICES hides every device."""
+    if os.environ.get(COUNT_ENV) is not None:
+        return device_count() > 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    driver = Path("/proc/driver/nvidia/gpus")
+    return driver.is_dir() and any(driver.iterdir())
