@@ -27,14 +27,20 @@ from emotrace.errors import InputError
 @dataclass(frozen=True)
 class StepCost:
     """One network's step on one H100 at fp32: `latency` s per step, `per_segment` s of arithmetic per segment,
-    `host` s of loading per segment when items are read on the training process, `gpu_mb` of activations per
-    segment of a batch, `input_mb` of one segment's input in host memory."""
+    `host` s of loading per segment when items are read on the training process (`host_after`: since
+    blstm6373's rows are z-scored once, in float32), `gpu_mb` of activations per segment of a batch, `input_mb`
+    of one segment's input in host memory."""
 
     latency: float
     per_segment: float
     host: float
     gpu_mb: float
     input_mb: float
+    host_after: float | None = None
+
+    @property
+    def host_now(self) -> float:
+        return self.host if self.host_after is None else self.host_after
 
 
 AUDIO_MB = 96_000 * 4 / 2**20
@@ -47,7 +53,9 @@ H100: dict[str, StepCost] = {
     "spec": StepCost(0.010, 0.00021, 0.0003, 80, AUDIO_MB),
     "wavespec": StepCost(0.014, 0.00031, 0.0003, 120, AUDIO_MB),
     "drnn": StepCost(0.013, 0.00001, 0.0003, 4, 150 * 130 * 4 / 2**20),
-    "blstm6373": StepCost(0.008, 0.00023, 0.007, 40, 150 * 6373 * 4 / 2**20),
+    # blstm6373's host time: the issue's 0.3-0.4 s per batch of 50; z-scored once, 4-5x less (bench/train_step.py
+    # --loader on 2 CPU cores: 0.73 -> 0.14 s per batch, minimum of 20 batches each)
+    "blstm6373": StepCost(0.008, 0.00023, 0.007, 40, 150 * 6373 * 4 / 2**20, host_after=0.0025),
     "ssl_blstm": StepCost(0.008, 0.00015, 0.002, 30, 150 * 768 * 13 * 2 / 2**20),
     "ssl_spec": StepCost(0.012, 0.00030, 0.002, 90, 150 * 768 * 13 * 2 / 2**20 + AUDIO_MB),
     "ssl_wavespec": StepCost(0.016, 0.00040, 0.002, 140, 150 * 768 * 13 * 2 / 2**20 + AUDIO_MB),
@@ -68,34 +76,38 @@ WEIGHT_COPIES = 4
 """float32 copies of every weight on the GPU: weights, gradients, two optimiser moments (Adam; RMSprop one)."""
 
 
-def cost(network: str) -> StepCost:
-    """The network's step cost, InputError for an unknown one."""
-    if network not in H100:
-        raise InputError("network", f"no GPU cost constants for {network!r}; known: {sorted(H100)}")
-    return H100[network]
+Costs = Mapping[str, StepCost]
 
 
-def step_seconds(network: str, batch: int, precision: str = "fp32") -> float:
+def cost(network: str, costs: Costs | None = None) -> StepCost:
+    """The network's step cost (from `costs`, default H100), InputError for an unknown one."""
+    costs = H100 if costs is None else costs
+    if network not in costs:
+        raise InputError("network", f"no GPU cost constants for {network!r}; known: {sorted(costs)}")
+    return costs[network]
+
+
+def step_seconds(network: str, batch: int, precision: str = "fp32", costs: Costs | None = None) -> float:
     """GPU seconds of one training step of `batch` segments."""
-    c = cost(network)
+    c = cost(network, costs)
     return c.latency + batch * c.per_segment * (BF16_COMPUTE if precision == "bf16" else 1.0)
 
 
 def training_seconds(network: str, batch: int, n_train: int, n_eval: int, epochs: float, improved: bool = True,
-                     precision: str | None = None, eval_batch: int = 128) -> float:
+                     precision: str | None = None, eval_batch: int = 128, costs: Costs | None = None) -> float:
     """One training of `epochs` epochs over `n_train` segments, evaluating `n_eval` dev segments after each.
 
     `improved`: with this issue's changes (workers overlap the host's loading, no per-step sync, evaluation at
     `eval_batch`, bf16 unless `precision` says otherwise); else as the trainer ran before them (fp32)."""
-    c = cost(network)
+    c = cost(network, costs)
     precision = precision or ("bf16" if improved else "fp32")
     steps = math.ceil(n_train / batch)
-    step = step_seconds(network, batch, precision)
+    step = step_seconds(network, batch, precision, costs)
     if improved:
-        per_step = max(step, batch * c.host / 4)  # 4 workers load while the GPU trains
+        per_step = max(step, batch * c.host_now / 4)  # 4 workers load while the GPU trains
         eval_size = max(batch, eval_batch)
-        evaluation = math.ceil(n_eval / eval_size) * max(EVAL_FRACTION * step_seconds(network, eval_size, precision),
-                                                         eval_size * c.host / 4)
+        eval_step = step_seconds(network, eval_size, precision, costs)
+        evaluation = math.ceil(n_eval / eval_size) * max(EVAL_FRACTION * eval_step, eval_size * c.host_now / 4)
     else:
         per_step = step + SYNC_SECONDS + batch * c.host
         evaluation = math.ceil(n_eval / batch) * (EVAL_FRACTION * step + batch * c.host)
@@ -112,22 +124,23 @@ def gpu_memory_mb(network: str, n_parameters: int, batch: int, k: int = 1) -> fl
     return CUDA_CONTEXT_MB + k * (n_parameters * 4 * WEIGHT_COPIES / 2**20 + batch * cost(network).gpu_mb)
 
 
-def grid_jobs(config: Mapping, sizes: Mapping[str, int]) -> list[dict]:
+def grid_jobs(config: Mapping, sizes: Mapping[str, int], costs: Costs | None = None, busy: float = GPU_BUSY) -> list[dict]:
     """Per network model of a config: its jobs, trainings per job, batch, and the estimated GPU seconds of a job
-    before and after (`sizes`: train and dev segment counts, `expected_segments`)."""
+    before and after (`sizes`: train and dev segment counts, `expected_segments`; `costs` and `busy` measured
+    ones where bench/gpu_check.py has them)."""
     from emotrace import systems
 
     rows = []
     for model in config["models"]:
         s = systems.model_settings(config, model)
-        if s["network"] not in H100:
+        if s["network"] not in (H100 if costs is None else costs):
             continue
         n_lr = len(s["lr"]) if isinstance(s["lr"], list) else 1
         n_jobs = len(s["objectives"]) * len(systems.targets(config, model)) * len(s.get("seeds", config["seeds"]))
         epochs = min(MEAN_EPOCHS, int(s["max_epochs"]))
         args = (s["network"], int(s["batch_size"]), sizes["train"], sizes["dev"], epochs)
-        before = n_lr * training_seconds(*args, improved=False)
-        after = packed_seconds(training_seconds(*args, improved=True), n_lr)
+        before = n_lr * training_seconds(*args, improved=False, costs=costs)
+        after = packed_seconds(training_seconds(*args, improved=True, costs=costs), n_lr, busy)
         rows.append({"model": model, "network": s["network"], "jobs": n_jobs, "trainings_per_job": n_lr,
                      "batch": int(s["batch_size"]), "epochs": epochs, "job_s_before": before, "job_s_after": after})
     return rows
