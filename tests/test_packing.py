@@ -10,33 +10,15 @@ import pytest
 import torch
 
 from emotrace.experiment import train_system
-from emotrace.io import write_npz
 from emotrace.normalise import apply_stats, fit_stats
 from emotrace.packing import pack_width
 from emotrace.predictions import read_predictions
-from test_training import make_corpus
-
-
-def energy_features(corpus: dict, folder) -> dict:
-    """A real feature file per recording: log frame energy and a noise column (the DRNN reads features)."""
-    rng = np.random.default_rng(5)
-    feats = {}
-    for path in corpus["train"] + corpus["dev"] + corpus["test"]:
-        with np.load(path) as npz:
-            frame0, mask, rec = npz["frame0"], npz["mask"], str(npz["recording"])
-            energy = np.log(np.mean(npz["audio"].reshape(len(frame0), 150, 640) ** 2, axis=2) + 1e-6)
-        n = int(frame0[-1] + mask[-1].sum())
-        values = np.zeros((n, 2), np.float32)
-        values[(frame0[:, None] + np.arange(150))[mask], 0] = energy[mask]
-        values[:, 1] = rng.standard_normal(n)
-        feats[rec] = folder / "features" / f"{rec}.npz"
-        write_npz(feats[rec], values=values)
-    return feats
+from test_training import energy_features, make_corpus
 
 
 def test_packed_grid_equals_one_by_one(tmp_path):
     corpus = make_corpus(tmp_path / "corpus")
-    feats = energy_features(corpus, tmp_path)
+    feats = energy_features(corpus, tmp_path, np.random.default_rng(5).standard_normal)
     stats = fit_stats([np.load(feats[p.stem])["values"] for p in corpus["train"]], ["energy", "noise"])
     settings = {"network": "drnn", "optimizer": "sgd", "lr": [0.01, 0.05], "batch_size": 5, "max_epochs": 2,
                 "patience": 2, "kwargs": {"hidden_size": 8, "num_layers": 1}}

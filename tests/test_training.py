@@ -294,7 +294,8 @@ def test_load_model_round_trip_and_errors(reference, corpus, tmp_path):
         load_model(tmp_path / "absent.pt")
 
 
-def test_feature_model_stores_its_normalisation(tmp_path, corpus):
+def energy_features(corpus: dict, folder, second=np.ones) -> dict:
+    """A feature file per recording: log frame energy, and a second column `second(n)` (constant by default)."""
     feats = {}
     for path in corpus["train"] + corpus["dev"] + corpus["test"]:
         with np.load(path) as npz:
@@ -303,8 +304,13 @@ def test_feature_model_stores_its_normalisation(tmp_path, corpus):
         n = int(frame0[-1] + mask[-1].sum())
         energy = np.zeros(n)
         energy[(frame0[:, None] + np.arange(150))[mask]] = frame_energy[mask]
-        feats[rec] = tmp_path / "features" / f"{rec}.npz"
-        write_npz(feats[rec], values=np.stack([energy, np.ones(n)], axis=1).astype(np.float32))
+        feats[rec] = folder / "features" / f"{rec}.npz"
+        write_npz(feats[rec], values=np.stack([energy, second(n)], axis=1).astype(np.float32))
+    return feats
+
+
+def test_feature_model_stores_its_normalisation(tmp_path, corpus):
+    feats = energy_features(corpus, tmp_path)
     stats = {"mean": np.array([0.0, 1.0], np.float32), "std": np.array([2.0, 1.0], np.float32)}
     summary = run(settings(model="tinyfeat", max_epochs=6, lr=0.03), corpus, tmp_path / "run", features=feats,
                   normalise=lambda v: (v - stats["mean"]) / stats["std"], feature_set="energy", feature_stats=stats)
