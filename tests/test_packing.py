@@ -6,7 +6,6 @@ import logging
 from functools import partial
 
 import numpy as np
-import pytest
 import torch
 
 from emotrace.experiment import train_system
