@@ -109,8 +109,8 @@ class FeatureRows:
     `emotrace.normalise.apply_stats`), the rows are normalised once, in float32, by the pass that checks
     them for NaN, into an unlinked temporary file (`tempfile.TemporaryFile`, under TMPDIR; gone when the
     process ends) from which every window is then read as is: an item costs one read, not a z-score in
-    each of the epochs and overlapping windows that use a row (ComParE 6373: ~0.6 s of a batch of 50 on
-    2 CPU cores before, bench/train_step.py --loader). Sliced like an array (`rows[lo:hi]`, `len`, `shape`);
+    each of the epochs and overlapping windows that use a row (ComParE 6373, a batch of 50 on 2 CPU cores:
+    median 0.41-0.73 s before, 0.17-0.34 s after; bench/train_step.py --loader). Sliced like an array (`rows[lo:hi]`, `len`, `shape`);
     a partition of ComParE 6373 rows (3 GB for RECOLA's training speakers) is never in memory at once.
     """
 

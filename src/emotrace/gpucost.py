@@ -53,8 +53,8 @@ H100: dict[str, StepCost] = {
     "spec": StepCost(0.010, 0.00021, 0.0003, 80, AUDIO_MB),
     "wavespec": StepCost(0.014, 0.00031, 0.0003, 120, AUDIO_MB),
     "drnn": StepCost(0.013, 0.00001, 0.0003, 4, 150 * 130 * 4 / 2**20),
-    # blstm6373's host time: the issue's 0.3-0.4 s per batch of 50; z-scored once, 4-5x less (bench/train_step.py
-    # --loader on 2 CPU cores: 0.73 -> 0.14 s per batch, minimum of 20 batches each)
+    # blstm6373's host time: the issue's 0.3-0.4 s per batch of 50; z-scored once, ~2.8x less (bench/train_step.py
+    # --loader on 2 CPU cores, 3 interleaved runs: median 0.41-0.73 -> 0.17-0.34 s, minimum 0.33-0.52 -> 0.14-0.15 s)
     "blstm6373": StepCost(0.008, 0.00023, 0.007, 40, 150 * 6373 * 4 / 2**20, host_after=0.0025),
     "ssl_blstm": StepCost(0.008, 0.00015, 0.002, 30, 150 * 768 * 13 * 2 / 2**20),
     "ssl_spec": StepCost(0.012, 0.00030, 0.002, 90, 150 * 768 * 13 * 2 / 2**20 + AUDIO_MB),
