@@ -133,6 +133,11 @@ class FeatureRows:
             self.cache.flush()
         self.shape = (len(self.stored), width)
 
+    def __getstate__(self) -> dict:
+        """Sent to a spawned process (DataLoader workers where fork is not the default): without the temporary
+        file, which cannot travel; the copy normalises each window as it reads it, to the same values."""
+        return {**self.__dict__, "cache": None}
+
     def _convert(self, values: np.ndarray) -> np.ndarray:
         if self.normalise is not None:
             values = self.normalise(values)
