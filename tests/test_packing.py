@@ -41,3 +41,16 @@ def test_packed_grid_equals_one_by_one(tmp_path):
 def test_pack_width_packs_on_a_gpu_only():
     assert pack_width("cpu", 3) == 1 and pack_width("cuda:0", 3) == 3
     assert pack_width("cpu", 3, 2) == 2 and pack_width("cuda", 3, 1) == 1 and pack_width("cuda", 2, 8) == 2
+
+
+def test_trainings_side_by_side_share_the_jobs_loading_workers(tmp_path):
+    from emotrace.packing import Training, _share_workers
+    from emotrace.training import MAX_AUTO_WORKERS, TrainSettings
+
+    def one(device: str, workers="auto") -> Training:
+        return Training(TrainSettings(model="drnn", dimensions=["arousal"], device=device, num_workers=workers),
+                        tmp_path, "lr=0.1")
+
+    assert _share_workers(one("cuda:1"), 3).settings.num_workers == max(1, MAX_AUTO_WORKERS // 3)
+    assert _share_workers(one("cpu"), 3).settings.num_workers == "auto"
+    assert _share_workers(one("cuda:1", 2), 3).settings.num_workers == 2

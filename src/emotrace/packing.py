@@ -19,13 +19,13 @@ import logging
 import logging.handlers
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from emotrace.training import TrainSettings, resolve_device, train
+from emotrace.training import MAX_AUTO_WORKERS, TrainSettings, resolve_device, train
 
 
 @dataclass
@@ -61,6 +61,7 @@ def train_all(trainings: Sequence[Training], parts: dict[str, list[Path]], log: 
             log.info("training %s", t.name)
             summaries.append(train(t.settings, parts["train"], parts["dev"], parts["test"], t.out_dir, log, **t.kwargs))
         return summaries
+    trainings = [_share_workers(t, width) for t in trainings]
     ctx = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
     queue = ctx.Queue()
     listener = logging.handlers.QueueListener(queue, *_handlers(log), respect_handler_level=True)
@@ -73,6 +74,14 @@ def train_all(trainings: Sequence[Training], parts: dict[str, list[Path]], log: 
             return [f.result() for f in futures]
     finally:
         listener.stop()
+
+
+def _share_workers(t: Training, width: int) -> Training:
+    """`num_workers: auto` on a GPU: the job's MAX_AUTO_WORKERS loading workers shared by the trainings side by
+    side, not as many for each (the number of workers does not change the numbers)."""
+    if t.settings.num_workers != "auto" or resolve_device(t.settings.device).type != "cuda":
+        return t
+    return replace(t, settings=replace(t.settings, num_workers=max(1, MAX_AUTO_WORKERS // width)))
 
 
 def _handlers(log: logging.Logger) -> list[logging.Handler]:
