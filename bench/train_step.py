@@ -8,6 +8,11 @@ peak resident set (and its growth over the model-free baseline) on a CPU. Report
 the minimum over the timed steps, wall clock and, on a CPU, process CPU time.
 
     python bench/train_step.py [--batch-size 50] [--steps 3] [--models e2e wave ...]
+    python bench/train_step.py --loader [--batch-size 50] [--steps 10]
+
+`--loader` times the other half of a step: reading one batch of blstm6373's input (150 x 6373 ComParE
+rows per segment, z-normalised with train statistics) through the trainer's own dataset and DataLoader,
+from generated segment and feature files of one 4-minute recording, on this process (num_workers 0).
 """
 
 from __future__ import annotations
@@ -83,13 +88,63 @@ def measure(name: str, batch: int, steps: int) -> dict:
     return result
 
 
+def measure_loader(batch: int, steps: int, n_frames: int = 6000, n_features: int = 6373) -> dict:
+    """Seconds per batch of blstm6373's data path: SegmentDataset over a generated recording, train tiling."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from emotrace.experiment import feature_inputs
+    from emotrace.io import write_npz
+    from emotrace.normalise import fit_stats, save_stats
+    from emotrace.segments import segment_recording
+    from emotrace.training import segment_dataset
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        labels = rng.uniform(-1, 1, (n_frames, 2)).astype(np.float32)
+        audio = rng.standard_normal(n_frames * 640).astype(np.float32)
+        write_npz(tmp / "rec.npz", **segment_recording(audio, labels, ["arousal", "valence"], "rec", "start", 50))
+        values = (rng.standard_normal((n_frames, n_features)) * 3 + 1).astype(np.float32)
+        write_npz(tmp / "features" / "rec.npz", values=values)
+        save_stats(tmp / "stats.npz", fit_stats([values], [f"f{i}" for i in range(n_features)]))
+        del values
+        args = feature_inputs(tmp / "stats.npz", [tmp / "features" / "rec.npz"], "compare6373")
+        start = time.perf_counter()
+        dataset = segment_dataset("blstm6373", [tmp / "rec.npz"], ["arousal", "valence"], args["features"],
+                                  args["normalise"])
+        setup = time.perf_counter() - start
+        loader = DataLoader(dataset, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))
+        times = []
+        while len(times) < steps:
+            start = time.perf_counter()
+            for x, *_ in loader:
+                if len(x) == batch:  # the short last batch of an epoch is not timed
+                    times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                if len(times) == steps:
+                    break
+    return {"batch": batch, "segments": len(dataset), "setup_s": setup, "median_s_per_batch": float(np.median(times)),
+            "min_s_per_batch": min(times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per model (after one warm-up)")
     parser.add_argument("--models", nargs="+", default=list(SETUPS), choices=sorted(MODELS))
+    parser.add_argument("--loader", action="store_true", help="time blstm6373's data loading instead")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.loader:
+        r = measure_loader(args.batch_size, args.steps)
+        print(f"blstm6373 input, batch {r['batch']} ({r['segments']} segments of one 4-min recording): "
+              f"{r['median_s_per_batch']:.3f} s per batch (median; min {r['min_s_per_batch']:.3f}), "
+              f"dataset set-up {r['setup_s']:.2f} s")
+        return
     if args.child:
         print(json.dumps(measure(args.child, args.batch_size, args.steps)))
         return

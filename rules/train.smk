@@ -2,6 +2,9 @@
 # spectrogram or feature sequences) share one trainer; the SVR baseline has its
 # own rule. Both write predictions.csv in the one shared format, and model.pt
 # (the SVR's: weights, C, feature set and statistics) for `emotrace predict`.
+# Whether training jobs hold a GPU (a cluster executor submits gpu=1, or this machine
+# has one): their runtime and memory requests then come from GPU rates.
+TRAIN_GPU = job_resources.gets_gpu(workflow.local_exec)
 
 
 rule train_network:
@@ -27,11 +30,14 @@ rule train_network:
     resources:
         gpu=1,
         mem_mb=lambda w, input, attempt: job_resources.for_training(
-            systems.model_settings(config, w.model), input, attempt
+            systems.model_settings(config, w.model), input, attempt, TRAIN_GPU
         )["mem_mb"],
         runtime=lambda w, input, attempt: job_resources.for_training(
-            systems.model_settings(config, w.model), input, attempt
+            systems.model_settings(config, w.model), input, attempt, TRAIN_GPU
         )["runtime"],
+        gpu_mem_mb=lambda w, input, attempt: job_resources.for_training(
+            systems.model_settings(config, w.model), input, attempt, TRAIN_GPU
+        ).get("gpu_mem_mb", 0),
     params:
         p=train_params,
     script:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 
+from emotrace.devices import claim_device
 from emotrace.experiment import by_partition, feature_inputs, read_split, train_system, trained_on
 from emotrace.logs import job_logger
 from emotrace.training import load_model
@@ -16,8 +17,10 @@ feature_args = {}
 if "features" in snakemake.input.keys():
     stats = snakemake.input.stats if "stats" in snakemake.input.keys() else None
     feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"], snakemake.config.get("ssl"))
-train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent, log,
-             trained_on=trained_on(snakemake.config["corpus"], snakemake.config["split"], parts), **feature_args)
+with claim_device(log=log) as held:  # with several GPUs, one no other running job holds
+    train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent,
+                 log, trained_on=trained_on(snakemake.config["corpus"], snakemake.config["split"], parts),
+                 device=held.device, **feature_args)
 settings = p["settings"]  # a plug-in network is imported from where the config names it
 module = load_model(snakemake.output.model, plugin_sources=[settings.get("module") or settings["network"]]).module
 if hasattr(module, "layer_weights"):  # the SSL models: which layers the best epoch relies on

@@ -201,3 +201,22 @@ def test_a_dataset_holds_no_audio_or_feature_rows(tmp_path):
         ds = SegmentDataset(files, ["arousal"], features, with_audio=False)
         inputs = sum(ds[i][0].numpy().nbytes for i in range(len(ds)))
         assert held_bytes(ds) < inputs / 20, f"dataset holds {held_bytes(ds)} B of {inputs} B of inputs"
+
+
+def test_normalised_rows_survive_pickling_for_spawned_workers(tmp_path):
+    """The temporary file of normalised rows stays behind; the copy normalises as it reads, to the same values."""
+    import pickle
+    from functools import partial
+
+    from emotrace.data import FeatureRows
+    from emotrace.normalise import apply_stats, fit_stats
+
+    rng = np.random.default_rng(8)
+    path = tmp_path / "r.npz"
+    write_npz(path, values=(rng.standard_normal((300, 5)) * 2 + 3).astype(np.float32))
+    stats = fit_stats([np.load(path)["values"]], [f"f{i}" for i in range(5)])
+    rows = FeatureRows(path, partial(apply_stats, stats=stats))
+    copy = pickle.loads(pickle.dumps(rows))
+    assert rows.cache is not None and copy.cache is None
+    np.testing.assert_array_equal(copy[10:160], rows[10:160])
+    np.testing.assert_array_equal(rows[10:160], apply_stats(np.load(path)["values"][10:160], stats))

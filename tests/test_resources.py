@@ -173,3 +173,36 @@ def test_rules_request_what_their_inputs_size_says(tiny_run):
     wanted = resources.features_request(resources.files_mb([audio]), "compare6373")
     key = ("extract_features", (("featureset", "compare6373"), ("recording", "S01")))
     assert printed[key] == (wanted["mem_mb"], wanted["runtime"]), printed
+
+
+def test_a_job_with_a_gpu_asks_for_gpu_rates_not_a_day_of_a_node():
+    """At RECOLA size e2e asks for the 24 h cap at CPU rates; on a GPU for hours at most, GPU memory from its size."""
+    config = load_config(REPO / "configs" / "paper.yaml")
+    segments_mb = resources.expected_sizes(config)["segments"]
+    for network in ("e2e", "drnn", "blstm6373"):
+        settings = {"e2e": (50, 1), "drnn": (5, 3), "blstm6373": (50, 1)}[network]
+        cpu = resources.train_request(network, settings[0], 100, settings[1], segments_mb)
+        gpu = resources.train_request(network, settings[0], 100, settings[1], segments_mb, gpu=True)
+        assert gpu["runtime"] < cpu["runtime"] / 3, (network, cpu, gpu)
+        assert gpu["runtime"] <= 8 * 60 and gpu["mem_mb"] <= cpu["mem_mb"], (network, gpu)
+        assert resources.MIN_MEM_MB <= gpu["mem_mb"] and "gpu_mem_mb" not in cpu
+    assert resources.train_request("e2e", 50, 100, 1, segments_mb)["runtime"] == resources.MAX_RUNTIME
+    drnn = resources.train_request("drnn", 5, 100, 3, segments_mb, gpu=True)
+    assert resources.train_request("drnn", 5, 100, 3, 4 * segments_mb, gpu=True)["runtime"] > drnn["runtime"]
+    small = resources.train_request("e2e", 50, 100, 1, segments_mb, gpu=True)
+    # GPU memory: the weights' copies and one batch of activations per training side by side
+    assert resources.train_request("e2e", 100, 100, 1, segments_mb, gpu=True)["gpu_mem_mb"] > small["gpu_mem_mb"]
+    assert resources.train_request("e2e", 50, 100, 3, segments_mb, gpu=True)["gpu_mem_mb"] > small["gpu_mem_mb"]
+    bigger = resources.train_request("e2e", 50, 100, 1, segments_mb, gpu=True, n_parameters=100_000_000)
+    assert bigger["gpu_mem_mb"] > small["gpu_mem_mb"] + 1000
+    assert resources.train_request("e2e", 50, 100, 1, segments_mb, attempt=2, gpu=True)["runtime"] == 2 * small["runtime"]
+
+
+def test_training_jobs_get_a_gpu_on_a_cluster_or_where_one_is_visible(monkeypatch):
+    monkeypatch.setenv("EMOTRACE_GPU_COUNT", "0")
+    assert resources.gets_gpu(local_exec=False) and not resources.gets_gpu(local_exec=True)
+    monkeypatch.setenv("EMOTRACE_GPU_COUNT", "2")
+    assert resources.gets_gpu(local_exec=True)
+    monkeypatch.delenv("EMOTRACE_GPU_COUNT")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not resources.gets_gpu(local_exec=True)

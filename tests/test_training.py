@@ -294,7 +294,8 @@ def test_load_model_round_trip_and_errors(reference, corpus, tmp_path):
         load_model(tmp_path / "absent.pt")
 
 
-def test_feature_model_stores_its_normalisation(tmp_path, corpus):
+def energy_features(corpus: dict, folder, second=np.ones) -> dict:
+    """A feature file per recording: log frame energy, and a second column `second(n)` (constant by default)."""
     feats = {}
     for path in corpus["train"] + corpus["dev"] + corpus["test"]:
         with np.load(path) as npz:
@@ -303,8 +304,13 @@ def test_feature_model_stores_its_normalisation(tmp_path, corpus):
         n = int(frame0[-1] + mask[-1].sum())
         energy = np.zeros(n)
         energy[(frame0[:, None] + np.arange(150))[mask]] = frame_energy[mask]
-        feats[rec] = tmp_path / "features" / f"{rec}.npz"
-        write_npz(feats[rec], values=np.stack([energy, np.ones(n)], axis=1).astype(np.float32))
+        feats[rec] = folder / "features" / f"{rec}.npz"
+        write_npz(feats[rec], values=np.stack([energy, second(n)], axis=1).astype(np.float32))
+    return feats
+
+
+def test_feature_model_stores_its_normalisation(tmp_path, corpus):
+    feats = energy_features(corpus, tmp_path)
     stats = {"mean": np.array([0.0, 1.0], np.float32), "std": np.array([2.0, 1.0], np.float32)}
     summary = run(settings(model="tinyfeat", max_epochs=6, lr=0.03), corpus, tmp_path / "run", features=feats,
                   normalise=lambda v: (v - stats["mean"]) / stats["std"], feature_set="energy", feature_stats=stats)
@@ -343,3 +349,50 @@ def test_real_e2e2017_trains_and_reloads(tmp_path):
     assert preds.groupby("recording")["frame"].agg(["min", "max"]).values.tolist() == [[0, 149], [0, 149]]
     again = predict(trained, files["test"], "test", batch_size=1)
     np.testing.assert_allclose(again["prediction"], preds[preds["partition"] == "test"]["prediction"], rtol=1e-5, atol=1e-6)
+
+
+def test_evaluation_batch_does_not_change_predictions(reference, corpus, tmp_path):
+    """eval_batch_size (auto on a GPU: 128) only groups the dev and test passes: same epochs, same predictions."""
+    out, _ = reference
+    run(settings(eval_batch_size=13), corpus, tmp_path)
+    first, second = pd.read_csv(out / "history.csv"), pd.read_csv(tmp_path / "history.csv")
+    pd.testing.assert_frame_equal(first.drop(columns="seconds"), second.drop(columns="seconds"), atol=1e-6)
+    a, b = read_predictions(out / "predictions.csv"), read_predictions(tmp_path / "predictions.csv")
+    np.testing.assert_allclose(a["prediction"], b["prediction"], atol=1e-6)
+    for name, tensor in weights(out / "model.pt").items():  # training itself is untouched
+        assert torch.equal(tensor, weights(tmp_path / "model.pt")[name]), name
+
+
+def test_non_finite_loss_is_found_at_the_next_check_with_its_batch():
+    """Losses stay on the device between checks; the error still names the first bad batch."""
+    from emotrace.training import CHECK_EVERY, check_finite
+
+    losses = [torch.tensor(0.5)] * (CHECK_EVERY + 7)
+    check_finite(losses, 0, 3)
+    losses[CHECK_EVERY + 3] = torch.tensor(float("nan"))
+    losses[CHECK_EVERY + 5] = torch.tensor(float("inf"))
+    check_finite(losses, CHECK_EVERY + 6, 3)  # batches already checked are not looked at again
+    with pytest.raises(NonFiniteLoss, match=rf"epoch 3 batch {CHECK_EVERY + 4}: training loss is nan"):
+        check_finite(losses, CHECK_EVERY, 3)
+    with pytest.raises(NonFiniteLoss, match=rf"epoch 3 batch {CHECK_EVERY + 6}: training loss is inf"):
+        check_finite(losses, CHECK_EVERY + 4, 3)
+
+
+@pytest.mark.parametrize("key, value", [("num_workers", -1), ("num_workers", "many"), ("eval_batch_size", 0),
+                                        ("precision", "fp16"), ("num_workers", True)])
+def test_bad_loader_and_precision_settings_are_refused(key, value):
+    with pytest.raises(InputError, match=key if key != "precision" else "precision 'fp16'"):
+        settings(**{key: value})
+
+
+def test_auto_settings_resolve_by_device():
+    """auto: no workers and the training batch on a CPU; workers, pinned memory and a large batch on CUDA."""
+    from emotrace.training import CUDA_EVAL_BATCH, eval_batch, loader_options
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)  # resolving needs no GPU
+    assert loader_options("auto", cpu).kwargs() == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
+    gpu = loader_options("auto", cuda)
+    assert gpu.pin_memory and gpu.non_blocking and gpu.num_workers >= 0
+    assert loader_options(2, cpu).num_workers == 2
+    assert eval_batch("auto", 5, cpu) == 5 and eval_batch("auto", 5, cuda) == CUDA_EVAL_BATCH
+    assert eval_batch("auto", 500, cuda) == 500 and eval_batch(7, 5, cuda) == 7

@@ -19,9 +19,12 @@ from emotrace.normalise import apply_stats, load_stats
 from emotrace.predictions import to_frame
 from emotrace.stored import StoredArray
 from emotrace.svr import SVR_MAX_ITER, even_subsample, fit_svr_grid
-from emotrace.training import TrainSettings, train
+from emotrace.packing import Training, pack_width, train_all
+from emotrace.training import TrainSettings
 
 OUTPUTS = ("model.pt", "history.csv", "predictions.csv")
+# Config `training` keys passed to TrainSettings as they are (their defaults live there and in the schema).
+TRAINING_KEYS = ("num_workers", "eval_batch_size", "precision", "deterministic")
 
 
 def read_split(path: str | Path) -> pd.DataFrame:
@@ -56,17 +59,20 @@ def train_system(
     out_dir: str | Path,
     log: logging.Logger,
     trained_on: dict | None = None,
+    device: str = "auto",
     **feature_args,
 ) -> dict:
     """Train one grid entry; a list-valued `lr` trains once per rate and keeps the best on dev CCC.
 
     With a grid, each rate trains in `out_dir/lr<rate>/` (each resumable on its own), the
-    choice is written to `lr_grid.csv`, and the winner's files are copied to `out_dir`.
+    choice is written to `lr_grid.csv`, and the winner's files are copied to `out_dir`. `device` is the one
+    the job holds (`emotrace.devices.claim_device`); on a GPU the rates train side by side on it
+    (`emotrace.packing`; the config's `training.pack` sets how many at once), on a CPU one after another.
     """
     out_dir = Path(out_dir)
     rates = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
 
-    def run(lr: float, where: Path) -> dict:
+    def training(lr: float, where: Path) -> Training:
         ts = TrainSettings(
             model=settings["network"],
             dimensions=dimensions,
@@ -78,19 +84,18 @@ def train_system(
             max_epochs=settings["max_epochs"],
             patience=settings["patience"],
             seed=seed,
-            num_workers=settings.get("num_workers", 0),
+            device=device,
             module=settings.get("module"),
+            **{key: settings[key] for key in TRAINING_KEYS if key in settings},
         )
-        return train(ts, parts["train"], parts["dev"], parts["test"], where, log, trained_on=trained_on,
-                     **feature_args)
+        return Training(ts, where, f"lr={lr:g}", {"trained_on": trained_on, **feature_args})
 
     if len(rates) == 1:
-        return run(rates[0], out_dir)
-    results = []
-    for lr in rates:
-        log.info("learning-rate grid: training with lr=%g", lr)
-        summary = run(lr, out_dir / f"lr{lr:g}")
-        results.append({"lr": lr, "dev_ccc_mean": summary["dev_ccc_mean"], "best_epoch": summary["best_epoch"]})
+        return train_all([training(rates[0], out_dir)], parts, log)[0]
+    grid = [training(lr, out_dir / f"lr{lr:g}") for lr in rates]
+    summaries = train_all(grid, parts, log, pack_width(device, len(grid), settings.get("pack", "auto")))
+    results = [{"lr": lr, "dev_ccc_mean": summary["dev_ccc_mean"], "best_epoch": summary["best_epoch"]}
+               for lr, summary in zip(rates, summaries)]
     table = pd.DataFrame(results)
     best = table.loc[table["dev_ccc_mean"].idxmax()]
     log.info("learning rate %g chosen on dev CCC %.4f", best["lr"], best["dev_ccc_mean"])

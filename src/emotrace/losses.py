@@ -7,6 +7,7 @@ predictions; masked frames (padding past a recording's end) take no part.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
@@ -56,11 +57,30 @@ def ccc(pred: Tensor, gold: Tensor, mask: Tensor | None = None) -> Tensor:
     return value if pred.dim() == 3 else value[0]
 
 
+def _at_least_float32(t: Tensor) -> Tensor:
+    """bfloat16/float16 -> float32; float32 and float64 as they are."""
+    return t.float() if t.is_floating_point() and t.element_size() < 4 else t
+
+
+def in_float32(objective: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """The objective computed in float32 even under bfloat16 autocast (`training.precision: bf16`): CCC's
+    moments over thousands of frames lose their digits in bfloat16's 8-bit mantissa."""
+
+    @functools.wraps(objective)
+    def wrapped(pred: Tensor, gold: Tensor, mask: Tensor | None = None) -> Tensor:
+        with torch.autocast(pred.device.type, enabled=False):
+            return objective(_at_least_float32(pred), _at_least_float32(gold), mask)
+
+    return wrapped
+
+
+@in_float32
 def ccc_loss(pred: Tensor, gold: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean over outputs of 1 - CCC: the papers' training objective."""
     return (1 - ccc(pred, gold, mask)).mean()
 
 
+@in_float32
 def mse_loss(pred: Tensor, gold: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean squared error over the valid frames and all outputs."""
     p, g, w = _columns(pred, gold, mask)

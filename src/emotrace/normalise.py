@@ -78,13 +78,19 @@ def fit_train_stats(
 
 
 def apply_stats(values: np.ndarray, stats: dict, where: str | Path = "features") -> np.ndarray:
-    """Z-scores of the kept columns of `values` (n, F) as float32 (n, number kept)."""
+    """Z-scores of the kept columns of `values` (n, F) as float32 (n, number kept).
+
+    Computed in float32 (the statistics rounded to float32 first): the features are float32 already, and
+    float64 arithmetic cost ComParE 6373 models most of their data time (bench/train_step.py --loader).
+    """
     values = np.asarray(values)
     keep = np.asarray(stats["keep"], dtype=bool)
     if values.ndim != 2 or values.shape[1] != keep.size:
         raise InputError(where, f"features have shape {values.shape}; the statistics are for {keep.size} columns")
-    scaled = (values[:, keep] - stats["mean"][keep]) / stats["std"][keep]
-    return scaled.astype(np.float32)
+    scaled = np.array(values if keep.all() else values[:, keep], dtype=np.float32)  # always a new array
+    scaled -= np.asarray(stats["mean"])[keep].astype(np.float32)
+    scaled /= np.asarray(stats["std"])[keep].astype(np.float32)
+    return scaled
 
 
 def kept_names(stats: dict) -> list[str]:

@@ -8,6 +8,11 @@ The constants are calibrated on what the earlier measurements recorded (bench/tr
 e2e at batch 50 peaks at 3-5.5 GB RSS on the CPU, ~0.25 s per segment on 2 cores; bench/features.py: openSMILE
 takes 2.3 s per minute of audio for eGeMAPS and 9.5 s for ComParE; docs/references.md §11), with MARGIN on top.
 `python bench/scale.py` measures every stage against corpus size; a later calibration only edits the constants below.
+
+A training job that gets a GPU (`gets_gpu`: a cluster executor submits the rule's `gpu=1`, or the machine that
+runs Snakemake has one) asks for GPU rates instead (`emotrace.gpucost`, estimates for one H100 until
+`bench/gpu_check.py` has run on one): its time from the step cost on the GPU, its host memory from the batches
+in flight (the activations live on the GPU), and `gpu_mem_mb` from the model's weights and its batch.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import math
 import os
 from typing import Iterable, Mapping
 
+from emotrace import gpucost
 from emotrace.errors import InputError
 from emotrace.segments import SEGMENT_FRAMES, SEGMENT_SAMPLES
 
@@ -36,9 +42,9 @@ FEATURE_COPIES = 4
 AUDIO_COPIES = 4  # the padded signal and openSMILE's own buffers
 LABEL_STEP = 0.04
 # Training: memory per segment of a batch, activations and the segment's input (e2e at batch 50: (5.5 GB - 1 GB)
-# / 50 ~ 90 MB; blstm6373: 10 MB of activations + its 150 x 6373 window, read and z-normalised in float64 per
-# item, ~15 MB), and the seconds of one training step per segment on 2 CPU cores (e2e ~0.25 s; e2e2017 ~0.7 s,
-# config.yaml's note). blstm6373 is set from bench/scale.py's peaks (4.0 GiB at 12 min of audio, 5.0 GiB at
+# / 50 ~ 90 MB; blstm6373: 10 MB of activations + its 150 x 6373 window, ~15 MB when it was z-normalised in
+# float64 per item), and the seconds of one training step per segment on 2 CPU cores (e2e ~0.25 s; e2e2017
+# ~0.7 s, config.yaml's note). blstm6373 is set from bench/scale.py's peaks (4.0 GiB at 12 min of audio, 5.0 GiB at
 # 24 min, batch 50; docs/scale.md), which still rise with the corpus. The SSL models' figures are estimates
 # from their parts (a BLSTM over cached layers; + Yang's branches), not measured yet.
 ACTIVATION_MB = {"e2e": 100, "e2e2017": 100, "wave": 100, "spec": 100, "wavespec": 150, "drnn": 5, "blstm6373": 90,
@@ -49,6 +55,13 @@ STEP_SECONDS = {"e2e": 0.25, "e2e2017": 0.7, "wave": 0.3, "spec": 0.3, "wavespec
 # built-in figures stand for it; a request too small fails the job, one too large only waits longer.
 PLUGIN_ACTIVATION_MB = max(ACTIVATION_MB.values())
 PLUGIN_STEP_SECONDS = max(STEP_SECONDS.values())
+# GPU jobs: batches of input in host memory at once (4 workers x 2 prefetched, the pinned copy, the one in use),
+# and the weights of each network at the papers' sizes (bench/train_step.py prints them; ssl_*: estimates, their
+# size follows the ssl layers chosen) for its GPU memory.
+GPU_BATCHES_IN_FLIGHT = 10
+GPU_PARAMETERS = {"e2e": 7_587_281, "e2e2017": 2_166_385, "wave": 2_467_538, "spec": 1_250_818, "wavespec": 6_077_650,
+                  "drnn": 277_633, "blstm6373": 7_054_850, "ssl_blstm": 1_000_000, "ssl_spec": 2_300_000,
+                  "ssl_wavespec": 3_500_000}
 SEGMENT_FILE_MB = (SEGMENT_SAMPLES * 4 + SEGMENT_FRAMES * (2 * 4 + 1) + 8) / MIB  # audio, 2 label dims, mask
 # What a training dataset holds of a segment file: labels, mask and start, not the audio (read per item).
 SEGMENT_HELD_FRACTION = 1 - SEGMENT_SAMPLES * 4 / MIB / SEGMENT_FILE_MB
@@ -102,19 +115,32 @@ def features_request(audio_mb: float, feature_set: str, attempt: int = 1) -> dic
     return _request(mem, 1 + minutes * FEATURE_SECONDS_PER_MIN[feature_set] / 60, attempt)
 
 
-def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, attempt: int = 1) -> dict:
+def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, attempt: int = 1,
+                  gpu: bool = False, n_parameters: int | None = None) -> dict:
     """A network's training job: interpreter + the datasets' labels and masks + one batch's inputs and
     activations; epochs over every segment at the cost of a training step (dev and test passes are cheaper,
     which is part of the margin). The segments' audio and the feature rows are read per item
     (`emotrace.data.SegmentDataset`), so neither the audio nor the feature files add to the memory.
-    A network without constants (a plug-in, or one newly registered) gets PLUGIN_ACTIVATION_MB and
-    PLUGIN_STEP_SECONDS."""
+    With `gpu`: time from the GPU's step cost (`emotrace.gpucost`, the learning rates side by side), host memory
+    for the batches in flight (GPU_BATCHES_IN_FLIGHT: workers' prefetch and the pinned copy), and `gpu_mem_mb`
+    from the weights (`n_parameters`, else GPU_PARAMETERS) and one batch of activations per learning rate.
+    A network without constants (a plug-in, or one newly registered) gets the largest built-in figures
+    (PLUGIN_ACTIVATION_MB, PLUGIN_STEP_SECONDS, the costliest GPU step and the most weights)."""
     activation = ACTIVATION_MB.get(network, PLUGIN_ACTIVATION_MB)
-    step = STEP_SECONDS.get(network, PLUGIN_STEP_SECONDS)
-    mem = BASE_MB["torch"] + segments_mb * SEGMENT_HELD_FRACTION + batch_size * activation
     n_segments = segments_mb / SEGMENT_FILE_MB
-    minutes = 2 + n_lr * epochs * n_segments * step / 60
-    return _request(mem, minutes, attempt)
+    held = BASE_MB["torch"] + segments_mb * SEGMENT_HELD_FRACTION
+    if not gpu:
+        minutes = 2 + n_lr * epochs * n_segments * STEP_SECONDS.get(network, PLUGIN_STEP_SECONDS) / 60
+        return _request(held + batch_size * activation, minutes, attempt)
+    known = network if network in gpucost.H100 else max(gpucost.H100, key=lambda n: gpucost.H100[n].per_segment)
+    step = gpucost.cost(known)
+    single = gpucost.training_seconds(known, batch_size, round(n_segments), 0, epochs, precision="fp32")
+    request = _request(held + GPU_BATCHES_IN_FLIGHT * n_lr * batch_size * step.input_mb,
+                       2 + gpucost.packed_seconds(single, n_lr) / 60, attempt)
+    params = n_parameters if n_parameters is not None else GPU_PARAMETERS.get(network, max(GPU_PARAMETERS.values()))
+    gpu_mb = gpucost.gpu_memory_mb(known, params, batch_size, n_lr)
+    request["gpu_mem_mb"] = int(math.ceil(gpu_mb * MARGIN / 100) * 100) * attempt
+    return request
 
 
 def svr_request(features_mb: float, n_c: int, n_lr: int = 1, attempt: int = 1) -> dict:
@@ -137,11 +163,20 @@ def for_features(wildcards, input, attempt: int) -> dict:
     return features_request(input_mb(input, "audio"), wildcards.featureset, attempt)
 
 
-def for_training(settings: Mapping, input, attempt: int) -> dict:
-    """Request of a train_network job, from the model's resolved settings (systems.model_settings)."""
+def for_training(settings: Mapping, input, attempt: int, gpu: bool = False) -> dict:
+    """Request of a train_network job, from the model's resolved settings (systems.model_settings); `gpu`: the
+    job gets a GPU (`gets_gpu`)."""
     lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
     return train_request(settings["network"], int(settings["batch_size"]), int(settings["max_epochs"]), len(lrs),
-                         input_mb(input, "segments"), attempt)
+                         input_mb(input, "segments"), attempt, gpu=gpu)
+
+
+def gets_gpu(local_exec: bool) -> bool:
+    """Whether train_network jobs will hold a GPU: always under a cluster executor (the rule's `gpu=1` is submitted
+    as `--gpus=1`), on a local run when this machine shows one (`emotrace.devices.gpus_present`)."""
+    from emotrace.devices import gpus_present
+
+    return not local_exec or gpus_present()
 
 
 def for_svr(settings: Mapping, input, attempt: int) -> dict:

@@ -1,8 +1,11 @@
 """Training with early stopping on dev CCC, resumable checkpoints, and dev/test predictions as full-length traces.
 
-One code path for CPU and GPU (only `.to(device)` differs); every random choice comes from
-`TrainSettings.seed`, and `last.pt` holds everything (weights, optimiser, RNG states, history)
-needed for a killed job, started again, to end exactly where an uninterrupted run ends.
+One code path for CPU and GPU (only `.to(device)` and what `auto` settings resolve to differ); every
+random choice comes from `TrainSettings.seed`, and `last.pt` holds everything (weights, optimiser, RNG
+states, history) needed for a killed job, started again, to end exactly where an uninterrupted run ends.
+What keeps a GPU fed (README "GPU settings"): data-loading workers with pinned memory (`num_workers: auto`),
+evaluation at a large batch (`eval_batch_size: auto`), no host synchronisation per step (losses are
+checked for NaN every CHECK_EVERY steps), and `precision` (fp32, tf32, bf16 autocast).
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ MODEL_FORMAT = "emotrace-model/1"
 RESUME_FORMAT = "emotrace-resume/1"
 OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
 # Settings that may change between a killed run and its restart without changing the numbers.
-RESUMABLE_CHANGES = ("max_epochs", "num_workers", "device")
+RESUMABLE_CHANGES = ("max_epochs", "num_workers", "device", "eval_batch_size")
+PRECISIONS = ("fp32", "tf32", "bf16")
+CHECK_EVERY = 25
+"""Training steps between checks of the losses for NaN/inf (each check waits for the device)."""
+CUDA_EVAL_BATCH = 128
+"""Evaluation batch of `eval_batch_size: auto` on a GPU (no gradients: activations of one layer at a time)."""
+MAX_AUTO_WORKERS = 4
 
 
 @dataclass
@@ -55,10 +64,13 @@ class TrainSettings:
     max_epochs: int = 100
     patience: int = 10
     seed: int = 1
-    num_workers: int = 0
+    num_workers: int | str = "auto"
     grad_clip: float | None = None
     device: str = "auto"
     module: str | None = None  # the file of a plug-in network named by its class (`models.<name>.module`)
+    eval_batch_size: int | str = "auto"
+    precision: str = "fp32"
+    deterministic: bool = True
 
     def __post_init__(self) -> None:
         where = f"training settings of {self.model!r}"
@@ -74,6 +86,12 @@ class TrainSettings:
             raise InputError(where, "lr must be > 0 and batch_size, max_epochs, patience >= 1")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise InputError(where, f"grad_clip must be positive or null, got {self.grad_clip}")
+        for key in ("num_workers", "eval_batch_size"):
+            value, least = getattr(self, key), 0 if key == "num_workers" else 1
+            if value != "auto" and not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+                raise InputError(where, f"{key} must be 'auto' or an integer >= {least}, got {value!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(where, f"unknown precision {self.precision!r}; valid: {list(PRECISIONS)}")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -105,14 +123,64 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch and ask torch for deterministic kernels (warning where none exists)."""
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed python, numpy and torch; `deterministic` asks torch for deterministic kernels (warning where none
+    exists), else lets cuDNN pick the fastest (benchmark mode: GPU runs may differ in the last bits)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS; must precede CUDA use
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def set_precision(precision: str) -> None:
+    """TF32 matrix products and convolutions on Ampere+ GPUs for `tf32`, true float32 otherwise (no effect on a CPU).
+
+    bf16 is autocast around each forward pass (`autocast`); its float32 parts stay float32."""
+    if precision not in PRECISIONS:
+        raise InputError("training.precision", f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
+
+
+def autocast(device: torch.device, precision: str):
+    """bfloat16 autocast on `device` for `bf16` (CPU and GPU alike), a no-op context otherwise."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@dataclass
+class LoaderOptions:
+    """How batches reach the device: worker processes, pinned host memory, asynchronous copies."""
+
+    num_workers: int
+    pin_memory: bool
+
+    @property
+    def non_blocking(self) -> bool:
+        return self.pin_memory
+
+    def kwargs(self) -> dict:
+        return {"num_workers": self.num_workers, "pin_memory": self.pin_memory,
+                "persistent_workers": self.num_workers > 0}
+
+
+def loader_options(num_workers: int | str, device: torch.device) -> LoaderOptions:
+    """`auto`: on CUDA up to MAX_AUTO_WORKERS workers (one CPU left to the training loop) and pinned memory;
+    on a CPU 0 (workers would compete with the model for the same cores). An integer is taken as given."""
+    cuda = device.type == "cuda"
+    if num_workers == "auto":
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        num_workers = min(MAX_AUTO_WORKERS, cpus - 1) if cuda else 0
+    return LoaderOptions(num_workers=max(0, int(num_workers)), pin_memory=cuda)
+
+
+def eval_batch(eval_batch_size: int | str, batch_size: int, device: torch.device) -> int:
+    """`auto`: CUDA_EVAL_BATCH (at least the training batch) on a GPU; the training batch on a CPU, whose memory
+    requests (emotrace.resources) assume it. Predictions do not depend on it (tests/test_training.py)."""
+    if eval_batch_size != "auto":
+        return int(eval_batch_size)
+    return max(batch_size, CUDA_EVAL_BATCH) if device.type == "cuda" else batch_size
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -170,17 +238,21 @@ def load_torch(path: Path, what: str) -> dict:
 
 # ---------------------------------------------------------------- prediction
 
-def predict_segments(model: nn.Module, dataset: SegmentDataset, device: torch.device, batch_size: int) -> list[np.ndarray]:
+def predict_segments(model: nn.Module, dataset: SegmentDataset, device: torch.device, batch_size: int,
+                     precision: str = "fp32", options: LoaderOptions | None = None) -> list[np.ndarray]:
     """The model's outputs (n, 150, D) for every segment file of `dataset`, in file and segment order."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    options = options or LoaderOptions(0, False)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=options.num_workers,
+                        pin_memory=options.pin_memory)
     model.eval()
     outputs = []
     with torch.no_grad():
         for x, labels, *_ in loader:
-            y = model(x.to(device))
+            with autocast(device, precision):
+                y = model(x.to(device, non_blocking=options.non_blocking))
             check_output(y, labels, model)
-            outputs.append(y.float().cpu().numpy())
-    out = np.concatenate(outputs)
+            outputs.append(y.float())
+    out = torch.cat(outputs).cpu().numpy()  # one copy back from the device, not one per batch
     bounds = np.cumsum([len(f) for f in dataset.files])[:-1]
     return np.split(out, bounds)
 
@@ -420,29 +492,44 @@ def history_columns(dimensions: Sequence[str]) -> list[str]:
     return ["epoch", "train_loss", *[f"dev_ccc_{d}" for d in dimensions], "dev_ccc_mean", "seconds"]
 
 
-def train_epoch(model, loader, loss_fn, optimizer, device, grad_clip, epoch: int) -> float:
-    """One pass over the training data; the mean loss per segment. NaN/inf raises NonFiniteLoss."""
+def check_finite(losses: list[torch.Tensor], first: int, epoch: int) -> None:
+    """NonFiniteLoss naming the first batch (1-based) from `first` whose loss is NaN/inf: one device sync."""
+    if len(losses) <= first:
+        return
+    tail = torch.stack(losses[first:])
+    finite = torch.isfinite(tail)
+    if not bool(finite.all()):
+        i = int((~finite).nonzero()[0, 0])
+        raise NonFiniteLoss(
+            f"epoch {epoch} batch {first + i + 1}: training loss is {float(tail[i])}; "
+            "lower the learning rate or set grad_clip (no predictions were written)"
+        )
+
+
+def train_epoch(model, loader, loss_fn, optimizer, device, grad_clip, epoch: int, precision: str = "fp32",
+                non_blocking: bool = False) -> float:
+    """One pass over the training data; the mean loss per segment. NaN/inf raises NonFiniteLoss, naming the
+    batch, at most CHECK_EVERY steps later: losses stay on the device between checks (no sync per step)."""
     model.train()
-    total, count = 0.0, 0
+    losses, sizes = [], []
     for batch, (x, labels, mask, *_) in enumerate(loader, start=1):
-        x, labels, mask = x.to(device), labels.to(device), mask.to(device)
-        y = model(x)
-        check_output(y, labels, model)
-        loss = loss_fn(y, labels, mask)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise NonFiniteLoss(
-                f"epoch {epoch} batch {batch}: training loss is {value}; "
-                "lower the learning rate or set grad_clip (no predictions were written)"
-            )
+        x, labels, mask = (t.to(device, non_blocking=non_blocking) for t in (x, labels, mask))
+        with autocast(device, precision):
+            y = model(x)
+            check_output(y, labels, model)
+            loss = loss_fn(y, labels, mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
-        total += value * len(x)
-        count += len(x)
-    return total / count
+        losses.append(loss.detach().float())
+        sizes.append(len(x))
+        if batch % CHECK_EVERY == 0:
+            check_finite(losses, batch - CHECK_EVERY, epoch)
+    check_finite(losses, len(losses) - len(losses) % CHECK_EVERY, epoch)
+    values = torch.stack(losses).double().cpu().numpy()
+    return float(np.dot(values, sizes) / sum(sizes))
 
 
 def resume_state(path: Path, key: str, model: nn.Module, optimizer, generator: torch.Generator,
@@ -496,7 +583,10 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(settings.device)
-    seed_everything(settings.seed)
+    seed_everything(settings.seed, settings.deterministic)
+    set_precision(settings.precision)
+    options = loader_options(settings.num_workers, device)
+    eval_size = eval_batch(settings.eval_batch_size, settings.batch_size, device)
     dims = settings.dimensions
 
     train_set = segment_dataset(settings.model, train_files, dims, features, normalise)
@@ -514,12 +604,18 @@ def train(
         log.info("plug-in network %s from %s (sha256 %s)", settings.model, plugin["file"], plugin["sha256"])
     log.info("%d trainable parameters; device %s; %d train segments (%d recordings), %d dev segments (%d recordings)",
              n_params, device, len(train_set), len(train_set.files), len(dev_set), len(dev_set.files))
+    log.info("precision %s, deterministic %s, %d data-loading workers%s, evaluation batch %d",
+             settings.precision, settings.deterministic, options.num_workers,
+             " (pinned memory)" if options.pin_memory else "", eval_size)
 
     optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr)
     loss_fn = OBJECTIVES[settings.objective]
+
+    def evaluate(dataset: SegmentDataset) -> list[np.ndarray]:
+        return predict_segments(model, dataset, device, eval_size, settings.precision, options)
     generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True,
-                        num_workers=settings.num_workers, generator=generator)
+    loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True, generator=generator,
+                        **options.kwargs())
 
     last_path = out_dir / "last.pt"
     key = fingerprint(settings, train_files, dev_files, feature_set, test_files, features, feature_stats,
@@ -530,8 +626,9 @@ def train(
     while state["epoch"] < settings.max_epochs and not state["stopped"]:
         epoch = state["epoch"] + 1
         start = time.perf_counter()
-        train_loss = train_epoch(model, loader, loss_fn, optimizer, device, settings.grad_clip, epoch)
-        scores = dev_scores(dev_set, predict_segments(model, dev_set, device, settings.batch_size))
+        train_loss = train_epoch(model, loader, loss_fn, optimizer, device, settings.grad_clip, epoch,
+                                 settings.precision, options.non_blocking)
+        scores = dev_scores(dev_set, evaluate(dev_set))
         seconds = time.perf_counter() - start
         if scores["mean"] > state["best_score"]:
             state.update(best_score=scores["mean"], best_epoch=epoch, best_state=cpu_state(model), bad_epochs=0)
@@ -565,9 +662,9 @@ def train(
     save_torch(model_checkpoint(settings, model, state["best_state"], train_set.n_features, label_offset,
                                 feature_set, feature_stats, extra), out_dir / "model.pt")
 
-    tables = [prediction_frame(dev_set, predict_segments(model, dev_set, device, settings.batch_size), "dev")]
+    tables = [prediction_frame(dev_set, evaluate(dev_set), "dev")]
     if test_set is not None:
-        tables.append(prediction_frame(test_set, predict_segments(model, test_set, device, settings.batch_size), "test"))
+        tables.append(prediction_frame(test_set, evaluate(test_set), "test"))
     write_predictions(pd.concat(tables, ignore_index=True), out_dir / "predictions.csv")
     last_path.unlink(missing_ok=True)
     log.info("best epoch %d dev_ccc %.4f; wrote %s", state["best_epoch"], state["best_score"], out_dir)

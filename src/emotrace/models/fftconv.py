@@ -198,6 +198,12 @@ def fft_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, padding: s
         raise ValueError(f"padding must be 'same', 'valid' or a non-negative int, got {padding!r}")
     if x.shape[-1] + left + right < k:
         raise ValueError(f"input of length {x.shape[-1]} is shorter than the kernel ({k}) after padding")
+    if torch.is_autocast_enabled(x.device.type):
+        # bfloat16 autocast (training.precision: bf16): FFTs of 8-bit-mantissa blocks would ruin a 4 000-tap
+        # convolution (and cuFFT has no bfloat16), so it runs in float32; its float32 output is re-cast downstream.
+        with torch.autocast(x.device.type, enabled=False):
+            return _OverlapSaveConv.apply(x.float(), weight.float(), None if bias is None else bias.float(),
+                                          left, right)
     return _OverlapSaveConv.apply(x, weight, bias, left, right)
 
 

@@ -1,0 +1,255 @@
+"""Device check (issue #23): what one GPU does with this project's trainings, in one table, in under 8 minutes on one H100.
+
+Per model at the papers' batch: the training step time in fp32 and bf16 (`emotrace.training.autocast`, the
+trainer's own code path), peak GPU memory, and GPU utilisation while training (`torch.cuda.utilization`,
+n/a without pynvml or on a CPU); then the packed-grid speedup (a DRNN's three learning rates trained by three
+processes side by side on the one device, as `emotrace.packing` trains them, against one alone), SSL
+extraction speed (WavLM Base+ architecture with random weights, `emotrace.ssl.extract`), and the paper grid
+(configs/paper.yaml, RECOLA size) extrapolated with `emotrace.gpucost` from these measurements: before and
+after issue #23's changes. Paste the table into docs/scale.md ("GPU time of the paper grid").
+
+    python bench/gpu_check.py                          # the device's full check (CUDA when present)
+    python bench/gpu_check.py --device cpu --quick     # under a minute on a CPU: the DRNN at batch 2 (tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import FRAMES, OPTIMISERS, SEGMENT, SETUPS  # noqa: E402
+
+from emotrace import gpucost, ssl  # noqa: E402
+from emotrace.losses import ccc_loss  # noqa: E402
+from emotrace.models import build_model  # noqa: E402
+from emotrace.training import autocast, set_precision  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = {"drnn": 5}  # the papers' batch; 50 for every other model
+QUICK_MODELS, QUICK_BATCH = ("drnn",), 2
+PACKED = 3  # a DRNN job's learning rates (configs/paper.yaml)
+TIME_BUDGET = 7 * 60  # seconds: models left when it is spent are reported as skipped
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Utilisation:
+    """Mean of torch.cuda.utilization() sampled every 0.1 s while the block runs; None where it cannot be read."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.samples, self.stop = device, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.1):
+            try:
+                self.samples.append(torch.cuda.utilization(self.device))
+            except Exception:  # no pynvml, no NVML: not an error of the check
+                return
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.samples)) if self.samples else None
+
+
+def stepper(name: str, device: torch.device, batch: int, precision: str, seed: int = 0):
+    """A closure running one training step of the model (random inputs at the real shapes), and the model."""
+    torch.manual_seed(seed)
+    optimiser_name, lr, n_out, n_features = SETUPS[name]
+    model = build_model(name, n_out, n_features=n_features).to(device).train()
+    optimiser = OPTIMISERS[optimiser_name](model.parameters(), lr=lr)
+    shape = (batch, SEGMENT) if n_features is None else (batch, FRAMES, n_features)
+    x, gold = torch.randn(shape, device=device), torch.randn(batch, FRAMES, n_out, device=device)
+    mask = torch.ones(batch, FRAMES, dtype=torch.bool, device=device)
+
+    def step() -> None:
+        optimiser.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            loss = ccc_loss(model(x), gold, mask)
+        loss.backward()
+        optimiser.step()
+
+    return step, model
+
+
+def time_model(name: str, device: torch.device, batch: int, precision: str, steps: int) -> dict:
+    """Seconds per step (median of `steps` after a warm-up step), peak GPU memory and utilisation."""
+    set_precision(precision)
+    step, model = stepper(name, device, batch, precision)
+    step()
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    with Utilisation(device) as util:
+        for _ in range(steps):
+            start = time.perf_counter()
+            step()
+            sync(device)
+            times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    return {"s_per_step": float(np.median(times)), "peak_mb": peak, "util": util.mean,
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def child(name: str, device: str, batch: int, steps: int) -> None:
+    """One process of the packed measurement: warm up, say ready, wait for go, time `steps` steps, print them."""
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(1)  # k children share the cores
+    step, _ = stepper(name, dev, batch, "fp32")
+    step()
+    sync(dev)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(dev)
+    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+
+
+def run_together(k: int, name: str, device: str, batch: int, steps: int) -> float:
+    """Wall seconds for k processes, started at once, to each run `steps` steps."""
+    cmd = [sys.executable, __file__, "--child", name, "--device", device, "--batch", str(batch),
+           "--steps", str(steps)]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(k)]
+    try:
+        for p in procs:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a packed child failed: {p.communicate()[1]}")
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        return max(json.loads(p.stdout.readline())["seconds"] for p in procs)
+    finally:
+        for p in procs:
+            p.wait(60)
+
+
+def packed_speedup(device: str, batch: int, steps: int, k: int = PACKED) -> dict:
+    """k trainings side by side against one alone: speedup = k x t(one) / t(k together)."""
+    one = run_together(1, "drnn", device, batch, steps)
+    together = run_together(k, "drnn", device, batch, steps)
+    return {"k": k, "one_s": one, "together_s": together, "speedup": k * one / together}
+
+
+def ssl_speed(device: torch.device, seconds: float) -> float:
+    """WavLM Base+ (random weights) feature extraction, x real time, on `seconds` of noise-like audio."""
+    settings = ssl.SSLSettings(bundle="WAVLM_BASE_PLUS", precision="bfloat16" if device.type == "cuda" else "float32")
+    model = ssl.random_model(settings).to(device)
+    audio = (np.random.default_rng(0).standard_normal(int(seconds * 16000)) * 0.1).astype(np.float32)
+    n_rows = int(seconds / 0.04)
+    ssl.extract(model, audio[:16000], settings, 25, device=device)  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    ssl.extract(model, audio, settings, n_rows, device=device)
+    sync(device)
+    return seconds / (time.perf_counter() - start)
+
+
+def measured_costs(results: dict[str, dict]) -> dict[str, gpucost.StepCost]:
+    """The cost model's constants scaled per measured model so that its fp32 step equals the measurement."""
+    costs = dict(gpucost.H100)
+    for name, r in results.items():
+        if "fp32" in r:
+            factor = r["fp32"]["s_per_step"] / gpucost.step_seconds(name, r["batch"], "fp32")
+            c = costs[name]
+            costs[name] = replace(c, latency=c.latency * factor, per_segment=c.per_segment * factor)
+    return costs
+
+
+def grid_hours(costs: dict, busy: float) -> tuple[float, float]:
+    """The paper grid's GPU hours before and after issue #23, from `costs` and the packed busy fraction."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    rows = gpucost.grid_jobs(config, gpucost.expected_segments(config), costs, busy)
+    return (sum(r["jobs"] * r["job_s_before"] for r in rows) / 3600,
+            sum(r["jobs"] * r["job_s_after"] for r in rows) / 3600)
+
+
+def fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="the DRNN at batch 2, one step: a check of the script")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per model and precision")
+    parser.add_argument("--models", nargs="+", default=None, choices=sorted(SETUPS))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.device, args.batch, args.steps)
+        return
+    device = torch.device(args.device)
+    if args.quick:
+        torch.set_num_threads(1)  # a check of the script on a shared CPU
+    models = args.models or (QUICK_MODELS if args.quick else list(SETUPS))
+    steps = args.steps or (1 if args.quick else 10)
+    start = time.perf_counter()
+    results: dict[str, dict] = {}
+    for name in models:
+        batch = QUICK_BATCH if args.quick else BATCH.get(name, 50)
+        results[name] = {"batch": batch}
+        for precision in ("fp32", "bf16"):
+            if time.perf_counter() - start > TIME_BUDGET:
+                break
+            results[name][precision] = time_model(name, device, batch, precision, steps)
+    set_precision("fp32")
+    packed = packed_speedup(args.device, BATCH["drnn"], 2 if args.quick else 50, 2 if args.quick else PACKED)
+    ssl_x = ssl_speed(device, 1.0 if args.quick else 120.0)
+    busy = min(1.0, max(1.0 / packed["k"], packed["together_s"] / (packed["k"] * packed["one_s"])))
+    before_h, after_h = grid_hours(measured_costs(results), busy)
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"gpu_check on {name} ({device}), {steps} timed steps per model and precision"
+          f"{', quick mode' if args.quick else ''}; {time.perf_counter() - start:.0f} s")
+    print("| model | batch | parameters | fp32 s/step | bf16 s/step | bf16 speedup | peak GPU MB | GPU util % |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, r in results.items():
+        fp32, bf16 = r.get("fp32"), r.get("bf16")
+        if fp32 is None:
+            print(f"| {model} | {r['batch']} | skipped (time budget) | | | | | |")
+            continue
+        ratio = fp32["s_per_step"] / bf16["s_per_step"] if bf16 else None
+        print(f"| {model} | {r['batch']} | {fp32['parameters']:,} | {fp32['s_per_step']:.4f} | "
+              f"{fmt(bf16 and bf16['s_per_step'], '.4f')} | {fmt(ratio, '.2f')} | {fmt(fp32['peak_mb'], '.0f')} | "
+              f"{fmt(fp32['util'], '.0f')} |")
+    print(f"| packed grid: {packed['k']} DRNN trainings side by side | {BATCH['drnn']} | | "
+          f"one {packed['one_s']:.2f} s | together {packed['together_s']:.2f} s | {packed['speedup']:.2f} x | | |")
+    print(f"| SSL extraction, WavLM Base+ (random weights) | | | {ssl_x:.1f} x real time | | | | |")
+    print(f"| paper grid (configs/paper.yaml, RECOLA size), extrapolated | | | before {before_h:.1f} h | "
+          f"after {after_h:.1f} h | {before_h / after_h:.1f} x | | |")
+
+
+if __name__ == "__main__":
+    main()
