@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from emotrace.beyond import REFERENCES
-from emotrace.tables import MISSING, TRIGEORGIS_ROWS, YANG_PUBLISHED, YANG_ROWS
+from emotrace.identity import MISSING, TRIGEORGIS_ROWS, YANG_ROWS, paper_row
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES_MD = ROOT / "docs" / "references.md"
@@ -52,30 +52,28 @@ def test_no_tracked_file_cites_the_collected_notes():
 
 def test_trigeorgis_published_cells_are_recorded():
     rows = table_rows()
-    for objective, model, label, pub_a, pub_v in TRIGEORGIS_ROWS:
+    for row in TRIGEORGIS_ROWS:
+        pub_a, pub_v = row.published["RECOLA"]
         if pub_a == MISSING and pub_v == MISSING:
             continue
-        assert [objective.upper(), label, pub_a, pub_v] in rows, (
-            f"docs/references.md §2.1 lacks the row | {objective.upper()} | {label} | {pub_a} | {pub_v} | ({model})")
+        assert [row.objective.upper(), row.label, pub_a, pub_v] in rows, (
+            f"docs/references.md §2.1 lacks the row | {row.objective.upper()} | {row.label} | {pub_a} | {pub_v} |")
 
 
 def test_yang_published_cells_are_recorded():
     rows = table_rows()
-    labels = dict(YANG_ROWS)
-    for corpus, systems in YANG_PUBLISHED.items():
-        assert set(systems) == set(labels), f"YANG_PUBLISHED[{corpus!r}] and YANG_ROWS name different systems"
-        for model, (pub_a, pub_v) in systems.items():
-            assert [corpus, labels[model], pub_a, pub_v] in rows, (
-                f"docs/references.md §2.2 lacks the row | {corpus} | {labels[model]} | {pub_a} | {pub_v} |")
+    for row in YANG_ROWS:
+        for corpus, (pub_a, pub_v) in row.published.items():
+            assert [corpus, row.label, pub_a, pub_v] in rows, (
+                f"docs/references.md §2.2 lacks the row | {corpus} | {row.label} | {pub_a} | {pub_v} |")
 
 
 def test_beyond_reference_rows_are_published_figures():
-    """The third table's reference rows repeat test figures of §2.1/§2.2 and §2.3 names them."""
-    published_tests = {(a.split()[0], v.split()[0]) for _, _, _, a, v in TRIGEORGIS_ROWS if a != MISSING}
-    published_tests |= {pair for systems in YANG_PUBLISHED.values() for pair in systems.values()}
+    """The third table's reference rows are paper rows whose test figures §2.3 names."""
     section = doc_text().split("### 2.3", 1)[1].split("### 2.4", 1)[0]
-    for network, _, label, pub_a, pub_v in REFERENCES:
-        assert (pub_a, pub_v) in published_tests, f"{label}: {pub_a}/{pub_v} is no published test figure"
+    for paper, key, label in REFERENCES:
+        row = paper_row(paper, "ccc", key)
+        pub_a, pub_v = (cell.split()[0] for cell in row.published["RECOLA"])
         assert pub_a in section and pub_v in section, f"docs/references.md §2.3 does not name {label}'s {pub_a}/{pub_v}"
 
 
