@@ -94,7 +94,9 @@ def test_recola_release_reports_speakers_raters_and_the_missing_preset_speakers(
     assert "P15" in split["missing"]["train"] and sum(map(len, split["missing"].values())) == 40
     assert [p["kind"] for p in report["problems"]] == ["split"]  # a warning: the run still goes
     stages = {s["stage"]: s for s in report["plan"]["stages"]}
-    assert stages["train_network/e2e"]["gpu_h"] is None and stages["train_network/e2e"]["cpu_h"] > 0
+    e2e = stages["train_network/e2e"]
+    assert 0 < e2e["gpu_h"] < e2e["cpu_h"] and "emotrace.gpucost" in e2e["basis"]  # an estimate, and says so
+    assert stages["preprocess"]["gpu_h"] == 0.0
     assert "6-24 min of audio" in stages["preprocess"]["basis"]  # docs/scale.md's measured sizes
     assert "formula" in stages["train_svr/svr_egemaps"]["basis"]
 
@@ -203,7 +205,7 @@ def test_synthetic_corpus_not_generated_still_plans(tmp_path, capsys, monkeypatc
 
 @pytest.mark.parametrize("args, message", [
     (["--config", "seeds=2"], "is not of type 'array'"),
-    (["--config", "corpus={adapter: nope}"], "'nope' is not one of"),
+    (["--config", "corpus={adapter: nope}"], "unknown adapter 'nope'"),
     (["--configfile", "no_such_file.yaml"], "no_such_file.yaml: cannot read config file"),
     (["--config", "corpus={adapter: recola_full, root: /no/such/folder}"], "corpus.root: folder"),
 ])

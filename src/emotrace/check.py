@@ -599,9 +599,10 @@ def plan(config: Mapping, shape: Mapping) -> dict:
 
     stages: list[dict] = []
 
-    def add(stage: str, jobs_n: int, seconds: float, basis: str, gpu: bool = False) -> None:
-        stages.append({"stage": stage, "jobs": jobs_n, "cpu_h": seconds / 3600, "gpu_h": None if gpu else 0.0,
-                       "basis": basis})
+    def add(stage: str, jobs_n: int, seconds: float, basis: str, gpu_seconds: float | None = 0.0) -> None:
+        """A stage: CPU seconds on 2 cores and, for GPU jobs, the estimated seconds on one H100 (None: no estimate)."""
+        stages.append({"stage": stage, "jobs": jobs_n, "cpu_h": seconds / 3600,
+                       "gpu_h": None if gpu_seconds is None else gpu_seconds / 3600, "basis": basis})
 
     if synthetic:
         add("synthesize_recording", n, *_at("synthesize_recording", "wall_s", minutes))
@@ -638,11 +639,12 @@ def plan(config: Mapping, shape: Mapping) -> dict:
             per_epoch = _lrs(st) * n_train_segments * resources.STEP_SECONDS.get(st["network"], 0.5)
             basis = "formula: segments x seconds per step (emotrace.resources), not measured"
         add(f"train_network/{model}", len(runs), per_epoch * epochs * len(runs),
-            f"{basis}; {epochs} epochs at most (early stopping may end sooner)", gpu=True)
+            f"{basis}; {epochs} epochs at most (early stopping may end sooner); GPU: estimate, "
+            f"emotrace.gpucost (one H100, unmeasured)", len(runs) * gpu_training_seconds(st, n_train_segments))
     if systems.has_ssl(config):
         add("extract_ssl", n, shape["seconds"] / SSL_REAL_TIME,
             f"measured for WavLM Base+ ({SSL_REAL_TIME}x real time on 2 cores, README 'Self-supervised features'); "
-            "other bundles differ", gpu=True)
+            "other bundles differ", None)
     if figures:
         for stage, present in (("figure_traces", True), ("figure_cells", "e2e" in networks),
                                ("figure_lime", "spec" in networks)):
@@ -668,12 +670,28 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         "disk_total_mb": disk_total,
         "stages": stages,
         "cpu_h_total": sum(known),
-        "gpu_note": ("GPU hours: not measured yet (docs/scale.md, 'The paper grid on a GPU'); the jobs marked "
-                     "gpu hold one GPU each (train_network, extract_ssl) and take far less than their CPU figure "
-                     "there"),
+        "gpu_h_total": sum(s["gpu_h"] or 0.0 for s in stages),
+        "gpu_note": ("GPU hours: estimates for one H100 from the cost model emotrace.gpucost, not measured yet "
+                     "(docs/scale.md, 'GPU time of the paper grid (estimates)'); training jobs with their "
+                     "learning rates side by side, at most max_epochs epochs; n/a where the model has no estimate "
+                     "(extract_ssl)"),
         "cpu_note": ("CPU hours: wall-clock hours on 2 CPU cores (the measuring machine, docs/scale.md), "
                      "jobs one at a time; training at most max_epochs epochs"),
     }
+
+
+def gpu_training_seconds(settings: Mapping, n_train_segments: float) -> float:
+    """Estimated seconds of one training job on one H100 (`emotrace.gpucost`): its learning rates side by side
+    (training.pack), at most max_epochs epochs; a network without GPU constants counts as the costliest."""
+    from emotrace import gpucost
+
+    network = settings["network"]
+    if network not in gpucost.H100:
+        network = max(gpucost.H100, key=lambda name: gpucost.H100[name].per_segment)
+    precision = str(settings.get("precision", "fp32"))
+    single = gpucost.training_seconds(network, int(settings["batch_size"]), round(n_train_segments), 0,
+                                      int(settings["max_epochs"]), precision=precision)
+    return gpucost.packed_seconds(single, int(_lrs(settings)))
 
 
 def follow_command(config: Mapping) -> dict:
@@ -835,10 +853,11 @@ def render(report: Mapping) -> str:
                      + ", ".join(f"{k} {v / 1024:.2f} GiB" for k, v in pl["disk_mb"].items()) + ")")
         lines.append("  time per stage (CPU h: wall on 2 cores; GPU h):")
         for s in pl["stages"]:
-            gpu = "n/a (GPU job)" if s["gpu_h"] is None else "-"
+            gpu = "n/a" if s["gpu_h"] is None else (_hours(s["gpu_h"]) if s["gpu_h"] else "-")
             lines.append(f"    {s['stage']:32s} {s['jobs']:4d} jobs  CPU {_hours(s['cpu_h']):>10s}  GPU {gpu:13s}"
                          f"  {s['basis']}")
-        lines.append(f"  total CPU: {_hours(pl['cpu_h_total'])}")
+        lines.append(f"  total CPU: {_hours(pl['cpu_h_total'])}; total GPU (estimate, one H100): "
+                     f"{_hours(pl['gpu_h_total'])}")
         lines.append(f"  {pl['cpu_note']}")
         lines.append(f"  {pl['gpu_note']}")
     f = report["follow_training"]
