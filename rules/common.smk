@@ -53,6 +53,12 @@ def recordings(wildcards=None):
     return read_manifest(manifest)["recording"].tolist()
 
 
+def run_cores(wildcards):
+    """The cores this run may use (--cores), for the run-cost page's cores-busy figure; 1 where no
+    --cores is given (a --report or --lint call plans no job)."""
+    return workflow._cores or 1
+
+
 def training_priority(wildcards):
     """A training job's place in the queue: longest expected first (emotrace.priorities). The corpus's
     audio sets the scale; before ingestion (a dry run) an hour stands in, which keeps the order."""

@@ -24,6 +24,6 @@ rule run_cost:
         "../envs/report.yaml"
     params:
         corpus=CORPUS,
-        cores=workflow.cores,
+        cores=run_cores,
     script:
         "../scripts/run_cost.py"
