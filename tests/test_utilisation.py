@@ -55,3 +55,10 @@ def test_jobs_of_an_earlier_run_are_left_out(tmp_path):
 def test_chain_of_a_single_job(tmp_path):
     timed = timed_run(tmp_path, [("preprocess", "r1", 0, 5, 5)])
     assert critical_chain(last_run(timed)) == [0]
+
+
+def test_consecutive_jobs_of_a_stage_are_shown_once(tmp_path):
+    timed = timed_run(tmp_path, [("preprocess", "r1", 0, 5, 5), ("preprocess", "r2", 5, 5, 5),
+                                 ("train_network", "e2e/ccc/arousal/seed1", 10, 20, 20)])
+    line = describe(utilisation(last_run(timed), cores=1))[2]
+    assert "preprocess x 2 (10.0 s) -> train_network/e2e e2e/ccc/arousal/seed1 (20.0 s)" in line

@@ -94,7 +94,16 @@ def describe(u: Utilisation) -> list[str]:
     """Lines for the run-cost page and `emotrace show`."""
     from emotrace.runcost import format_duration
 
-    chain = " -> ".join(f"{name} ({format_duration(wall)})" for name, wall in u.chain)
+    runs: list[list] = []  # consecutive jobs of one stage shown once: "preprocess x 20 (41.0 s)"
+    for name, wall in u.chain:
+        stage = name.split()[0]
+        if runs and runs[-1][0] == stage:
+            runs[-1][1] += 1
+            runs[-1][2] += wall
+        else:
+            runs.append([stage, 1, wall, name])
+    chain = " -> ".join(f"{name if n == 1 else f'{stage} x {n}'} ({format_duration(wall)})"
+                        for stage, n, wall, name in runs)
     return [
         f"cores busy: {u.busy:.0%} (job CPU {format_duration(u.cpu_s)} over {u.cores} cores x "
         f"{format_duration(u.span_s)} from the first job's start to the last job's end)",
