@@ -33,6 +33,7 @@ wildcard_constraints:
     objective="mse|ccc",
     target=alternation(DIMENSIONS + ["joint"]),
     seed=r"\d+",
+    draw=r"\d+",
     featureset=alternation(["egemaps", "compare", "compare6373"]),
 
 
@@ -45,6 +46,7 @@ include: "rules/features.smk"
 include: "rules/train.smk"
 include: "rules/postprocess.smk"
 include: "rules/evaluate.smk"
+include: "rules/across.smk"
 include: "rules/figures.smk"
 include: "rules/runcost.smk"
 

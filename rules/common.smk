@@ -21,6 +21,7 @@ from emotrace.identity import extra_systems  # noqa: E402
 from emotrace import resources as job_resources  # noqa: E402
 from emotrace import priorities  # noqa: E402
 from emotrace.ingest import read_manifest  # noqa: E402
+from emotrace.folds import draw_plan  # noqa: E402
 
 # Errors the schema cannot see (missing corpus folder, unknown adapter options or network
 # arguments), reported now rather than inside a job after others ran.
@@ -35,6 +36,17 @@ MODELS = list(config["models"])
 SVR_MODELS = [m for m in MODELS if config["models"][m]["network"] == "svr"]
 NET_MODELS = [m for m in MODELS if m not in SVR_MODELS]
 FEATURE_SETS = systems.feature_sets(config)
+
+# Speaker folds or training redraws (config `split.folds` / `split.redraws`, emotrace.folds): everything from
+# the split on (split, feature statistics, training, post-processing, evaluation, per-draw tables) is written
+# once per draw under results/<corpus>/<kind>/<draw>/, with a `draw` wildcard; ingestion, preprocessing,
+# segmentation and features stay shared under results/<corpus>/. Without either key there is one draw and
+# DRAW_RES is RES, so a single-split run's paths are what they always were.
+PLAN = draw_plan(config["split"])
+DRAWS = list(PLAN.names) if PLAN else []
+DRAW_RES = f"{RES}/{PLAN.kind}/{{draw}}" if PLAN else RES
+# Inserted after the rule name in log and benchmark paths (benchmarks/<corpus>/<rule>/<kind>/<draw>/...).
+DRAW_PART = f"{PLAN.kind}/{{draw}}/" if PLAN else ""
 
 
 def alternation(names):
@@ -71,6 +83,39 @@ def svr_priority(wildcards):
     return priorities.for_svr(systems.model_settings(config, wildcards.model))
 
 
+def draw_name(draw=None):
+    """A draw's name ("1", ...) from a name or from wildcards holding one; the first draw without either."""
+    name = draw if isinstance(draw, str) or draw is None else draw.draw
+    return name or DRAWS[0]
+
+
+def draw_res(draw=None):
+    """The results folder of one draw; RES without folds or redraws. Input functions need it: unlike input
+    patterns, the paths they return are not filled with the job's wildcards."""
+    return f"{RES}/{PLAN.kind}/{draw_name(draw)}" if PLAN else RES
+
+
+def draw_part(draw):
+    """DRAW_PART of one draw, for log and benchmark paths ("" without folds or redraws)."""
+    return f"{PLAN.kind}/{draw}/" if PLAN else ""
+
+
+def draw_split(draw=None):
+    """The split of one draw (the first without `draw`), read once the split checkpoint has run."""
+    wildcards = {"draw": draw_name(draw)} if PLAN else {}
+    return pd.read_csv(checkpoints.split.get(**wildcards).output[0], dtype=str)
+
+
+def training_segments(wildcards):
+    """Segment files a training reads: the overlapping tiling (segment/train/) of its draw's training
+    recordings, the contiguous one of its dev and test recordings."""
+    split = draw_split(wildcards)
+    return [
+        f"{RES}/segment/train/{r}.npz" if part == "train" else f"{RES}/segment/{r}.npz"
+        for r, part in zip(split["recording"], split["partition"])
+    ]
+
+
 def per_recording(pattern):
     """Input function: `pattern` expanded over every ingested recording."""
 
@@ -80,15 +125,18 @@ def per_recording(pattern):
     return inputs
 
 
-def system_dir(stage, system):
-    return f"{RES}/{stage}/{system.path}"
+def system_dir(stage, system, draw=None):
+    """A run's folder of one stage in one draw (the first draw without `draw`: the one figures show)."""
+    return f"{draw_res(draw)}/{stage}/{system.path}"
 
 
 def all_outputs():
     """Targets of the default run: every stage's final files for the configured grid."""
-    out = [f"{RES}/split/split.csv"]
-    out += [f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID]
+    out = [f"{draw_res(d)}/split/split.csv" for d in DRAWS or [None]]
+    out += [f"{system_dir('evaluate', s, d)}/metrics.csv" for d in DRAWS or [None] for s in GRID]
     out.append(f"{RES}/tables/all_metrics.csv")
+    if PLAN:  # the tables and findings across draws
+        out.append(f"{RES}/tables/across_draws.csv")
     if extra_systems(config["models"]):  # some system fills no paper row
         out.append(f"{RES}/tables/beyond_table.csv")
     return out + figure_outputs()
@@ -104,7 +152,7 @@ def feature_inputs(wildcards):
     fs = settings["features"]
     return {
         "features": expand(f"{RES}/features/{fs}/{{recording}}.npz", recording=recordings()),
-        "stats": f"{RES}/features/{fs}/stats.npz",
+        "stats": f"{draw_res(wildcards)}/features/{fs}/stats.npz",
     }
 
 
@@ -150,7 +198,7 @@ def network_run(network, prefer_target):
 
 def test_segments(wildcards):
     """Segment files of the test partition (the figures analyse unseen recordings)."""
-    split = pd.read_csv(checkpoints.split.get(corpus=CORPUS).output[0], dtype=str)
+    split = draw_split()
     recs = split.loc[split["partition"] == "test", "recording"].tolist()
     return expand(f"{RES}/segment/{{recording}}.npz", recording=recs)
 
@@ -184,12 +232,13 @@ def benchmark_files(wildcards):
         out += expand(f"{bench}/synthesize_recording/{{recording}}.tsv", recording=SYNTH_RECORDINGS)
     out += expand(f"{bench}/{{stage}}/{{recording}}.tsv", stage=["preprocess", "segment"], recording=recs)
     out += expand(f"{bench}/extract_features/{{fs}}/{{recording}}.tsv", fs=FEATURE_SETS, recording=recs)
-    out += expand(f"{bench}/feature_stats/{{fs}}.tsv", fs=FEATURE_SETS)
     if systems.has_ssl(config):
         out += expand(f"{bench}/extract_ssl/{{recording}}.tsv", recording=recs)
-    for s in GRID:
-        kind = "train_svr" if s.model in SVR_MODELS else "train_network"
-        out.append(f"{bench}/{kind}/{s.path}.tsv")
+    for part in [draw_part(d) for d in DRAWS or [None]]:  # per draw: statistics and trainings
+        out += expand(f"{bench}/feature_stats/{part}{{fs}}.tsv", fs=FEATURE_SETS)
+        for s in GRID:
+            kind = "train_svr" if s.model in SVR_MODELS else "train_network"
+            out.append(f"{bench}/{kind}/{part}{s.path}.tsv")
     if config["figures"]["enabled"]:
         out.append(f"{bench}/figure_traces.tsv")
         if network_run("e2e", "arousal"):

@@ -5,12 +5,12 @@
 
 rule evaluate:
     input:
-        raw=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
-        postprocessed=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        raw=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        postprocessed=f"{DRAW_RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     output:
-        f"{RES}/evaluate/{{model}}/{{objective}}/{{target}}/seed{{seed}}/metrics.csv",
+        f"{DRAW_RES}/evaluate/{{model}}/{{objective}}/{{target}}/seed{{seed}}/metrics.csv",
     log:
-        f"logs/{CORPUS}/evaluate/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
+        f"logs/{CORPUS}/evaluate/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     script:
@@ -20,11 +20,11 @@ rule evaluate:
 rule agreement:
     input:
         raters=f"{RES}/ingest/raters.csv",
-        split=f"{RES}/split/split.csv",
+        split=f"{DRAW_RES}/split/split.csv",
     output:
-        f"{RES}/tables/raters_agreement.csv",
+        f"{DRAW_RES}/tables/raters_agreement.csv",
     log:
-        f"logs/{CORPUS}/agreement.log",
+        f"logs/{CORPUS}/{DRAW_PART}agreement.log",
     conda:
         "../envs/torch.yaml"
     params:
@@ -36,45 +36,45 @@ rule agreement:
 
 rule tables:
     input:
-        metrics=[f"{system_dir('evaluate', s)}/metrics.csv" for s in GRID],
-        split_notes=f"{RES}/split/notes.txt",
-        raw=[f"{system_dir('train', s)}/predictions.csv" for s in GRID],
-        postprocessed=[f"{system_dir('postprocess', s)}/predictions.csv" for s in GRID],
-        settings=[f"{system_dir('postprocess', s)}/settings.json" for s in GRID],
-        history=[f"{system_dir('train', s)}/history.csv" for s in GRID if s.model in NET_MODELS],
-        agreement=f"{RES}/tables/raters_agreement.csv",
+        metrics=[f"{DRAW_RES}/evaluate/{s.path}/metrics.csv" for s in GRID],
+        split_notes=f"{DRAW_RES}/split/notes.txt",
+        raw=[f"{DRAW_RES}/train/{s.path}/predictions.csv" for s in GRID],
+        postprocessed=[f"{DRAW_RES}/postprocess/{s.path}/predictions.csv" for s in GRID],
+        settings=[f"{DRAW_RES}/postprocess/{s.path}/settings.json" for s in GRID],
+        history=[f"{DRAW_RES}/train/{s.path}/history.csv" for s in GRID if s.model in NET_MODELS],
+        agreement=f"{DRAW_RES}/tables/raters_agreement.csv",
     output:
-        multiext(f"{RES}/tables/trigeorgis2016_table1", ".csv", ".md", ".tex"),
-        multiext(f"{RES}/tables/yang2018_table1", ".csv", ".md", ".tex"),
+        multiext(f"{DRAW_RES}/tables/trigeorgis2016_table1", ".csv", ".md", ".tex"),
+        multiext(f"{DRAW_RES}/tables/yang2018_table1", ".csv", ".md", ".tex"),
         trigeorgis=report(
-            f"{RES}/tables/trigeorgis2016_table1.html",
+            f"{DRAW_RES}/tables/trigeorgis2016_table1.html",
             caption="../report/tables.rst",
             category="Tables and findings",
             subcategory="Table 1",
         ),
         yang=report(
-            f"{RES}/tables/yang2018_table1.html",
+            f"{DRAW_RES}/tables/yang2018_table1.html",
             caption="../report/tables.rst",
             category="Tables and findings",
             subcategory="Table 1",
         ),
-        metrics=f"{RES}/tables/all_metrics.csv",
+        metrics=f"{DRAW_RES}/tables/all_metrics.csv",
         metrics_html=report(
-            f"{RES}/tables/all_metrics.html",
+            f"{DRAW_RES}/tables/all_metrics.html",
             caption="../report/all_metrics.rst",
             category="Tables and findings",
             subcategory="All metrics",
         ),
-        findings=f"{RES}/tables/findings.csv",
-        findings_md=f"{RES}/tables/findings.md",
+        findings=f"{DRAW_RES}/tables/findings.csv",
+        findings_md=f"{DRAW_RES}/tables/findings.md",
         findings_html=report(
-            f"{RES}/tables/findings.html",
+            f"{DRAW_RES}/tables/findings.html",
             caption="../report/findings.rst",
             category="Tables and findings",
             subcategory="Findings",
         ),
     log:
-        f"logs/{CORPUS}/tables.log",
+        f"logs/{CORPUS}/{DRAW_PART}tables.log",
     conda:
         "../envs/torch.yaml"
     params:

@@ -1,5 +1,5 @@
-# openSMILE features per recording (one job each, cached), then training-set
-# normalisation statistics per feature set.
+# openSMILE features per recording (one job each, cached, shared by every fold or draw), then
+# training-set normalisation statistics per feature set (per fold or draw).
 
 
 ruleorder: feature_stats > extract_features
@@ -32,13 +32,13 @@ rule extract_features:
 rule feature_stats:
     input:
         features=per_recording(f"{RES}/features/{{featureset}}/{{recording}}.npz"),
-        split=f"{RES}/split/split.csv",
+        split=f"{DRAW_RES}/split/split.csv",
     output:
-        f"{RES}/features/{{featureset}}/stats.npz",
+        f"{DRAW_RES}/features/{{featureset}}/stats.npz",
     log:
-        f"logs/{CORPUS}/feature_stats/{{featureset}}.log",
+        f"logs/{CORPUS}/feature_stats/{DRAW_PART}{{featureset}}.log",
     benchmark:
-        f"benchmarks/{CORPUS}/feature_stats/{{featureset}}.tsv"
+        f"benchmarks/{CORPUS}/feature_stats/{DRAW_PART}{{featureset}}.tsv"
     priority: priorities.FEATURES
     conda:
         "../envs/features.yaml"

@@ -1,6 +1,8 @@
 # Every figure of both papers, each by its own rule from cached results only
 # (`make figures` rebuilds them and nothing else). PNG and PDF side by side;
 # the PNGs feed the HTML report (`snakemake --report results/report.html`).
+# With folds or redraws, the figures show the first fold or draw (draw_res()),
+# the bars the tables across them.
 
 FIG = "results/{corpus}/figures"
 
@@ -97,7 +99,7 @@ rule figure_lime:
 
 rule figure_curves:
     input:
-        f"results/{{corpus}}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
+        f"{draw_res()}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
     output:
         figure=report(
             f"{FIG}/curves/{{model}}/{{objective}}/{{target}}/seed{{seed}}.png",
@@ -117,7 +119,7 @@ rule figure_curves:
 rule figure_bars:
     input:
         metrics="results/{corpus}/tables/all_metrics.csv",
-        agreement="results/{corpus}/tables/raters_agreement.csv",
+        agreement=f"{draw_res()}/tables/raters_agreement.csv",
     output:
         trigeorgis=report(
             f"{FIG}/trigeorgis2016_bars.png",

@@ -4,12 +4,12 @@
 
 rule postprocess:
     input:
-        f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     output:
-        settings=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/settings.json",
-        predictions=f"{RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        settings=f"{DRAW_RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/settings.json",
+        predictions=f"{DRAW_RES}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     log:
-        f"logs/{CORPUS}/postprocess/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
+        f"logs/{CORPUS}/postprocess/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     params:

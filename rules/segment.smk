@@ -1,14 +1,15 @@
-# 6 s segments with 150 label frames: overlapping for training recordings,
-# contiguous for dev and test so that predictions re-assemble into full traces.
+# 6 s segments with 150 label frames, both tilings of every recording: contiguous (segment/, for dev and
+# test: predictions re-assemble into full traces) and overlapping (segment/train/, for training). Neither
+# depends on the split, so folds, redraws and a new split reuse them.
 
 
 rule segment:
     input:
         audio=f"{RES}/preprocess/{{recording}}.npy",
         labels=f"{RES}/ingest/labels.csv",
-        split=f"{RES}/split/split.csv",
     output:
-        f"{RES}/segment/{{recording}}.npz",
+        contiguous=f"{RES}/segment/{{recording}}.npz",
+        overlapping=f"{RES}/segment/train/{{recording}}.npz",
     log:
         f"logs/{CORPUS}/segment/{{recording}}.log",
     benchmark:

@@ -1,14 +1,15 @@
-# Speaker- (or conversation-) stratified train/dev/test split.
+# Speaker- (or conversation-) stratified train/dev/test split; with `split.folds` or `split.redraws`, one
+# per fold or draw (results/<corpus>/<kind>/<draw>/split/, emotrace.folds).
 
 
 checkpoint split:
     input:
         manifest=f"{RES}/ingest/manifest.csv",
     output:
-        f"{RES}/split/split.csv",
-        notes=f"{RES}/split/notes.txt",
+        f"{DRAW_RES}/split/split.csv",
+        notes=f"{DRAW_RES}/split/notes.txt",
     log:
-        f"logs/{CORPUS}/split.log",
+        f"logs/{CORPUS}/{DRAW_PART}split.log",
     conda:
         "../envs/audio.yaml"
     params:

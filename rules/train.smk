@@ -11,16 +11,16 @@ rule train_network:
     input:
         unpack(feature_inputs),
         unpack(plugin_inputs),
-        segments=per_recording(f"{RES}/segment/{{recording}}.npz"),
-        split=f"{RES}/split/split.csv",
+        segments=training_segments,
+        split=f"{DRAW_RES}/split/split.csv",
     output:
-        model=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
-        history=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
-        predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        model=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
+        history=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/history.csv",
+        predictions=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
     log:
-        f"logs/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
+        f"logs/{CORPUS}/train_network/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     benchmark:
-        f"benchmarks/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
+        f"benchmarks/{CORPUS}/train_network/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:
         model=alternation(NET_MODELS),
     priority: training_priority
@@ -48,15 +48,15 @@ rule train_svr:
     input:
         unpack(feature_inputs),
         labels=f"{RES}/ingest/labels.csv",
-        split=f"{RES}/split/split.csv",
+        split=f"{DRAW_RES}/split/split.csv",
     output:
-        model=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
-        predictions=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
-        grid=f"{RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
+        model=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/model.pt",
+        predictions=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/predictions.csv",
+        grid=f"{DRAW_RES}/train/{{model}}/{{objective}}/{{target}}/seed{{seed}}/c_grid.csv",
     log:
-        f"logs/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
+        f"logs/{CORPUS}/train_svr/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.log",
     benchmark:
-        f"benchmarks/{CORPUS}/train_svr/{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
+        f"benchmarks/{CORPUS}/train_svr/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.tsv"
     wildcard_constraints:
         model=alternation(SVR_MODELS),
         objective="mse",

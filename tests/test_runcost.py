@@ -15,6 +15,7 @@ from emotrace.runcost import (
     collect,
     cost_table,
     fit_growth,
+    draw_of,
     job_of,
     per_stage,
     read_benchmark,
@@ -93,6 +94,25 @@ def test_cost_table_has_readable_units_and_a_total(run):
     row = table.set_index("stage").loc["train_network/e2e"]
     assert row["wall (summed)"] == "18.3 min" and row["peak RSS of a job"] == "4.10 GiB"
     assert table.set_index("stage").loc["preprocess", "peak RSS of a job"] == "300 MiB"
+
+
+def test_jobs_of_folds_count_under_their_stage_and_each_fold_gets_a_cost_line(tmp_path):
+    b = tmp_path / "benchmarks" / "syn"
+    run = [
+        bench(b / "preprocess" / "spk01.tsv", 3.0, 2.5, 300.0),
+        bench(b / "feature_stats" / "folds" / "1" / "egemaps.tsv", 2.0, 1.5, 200.0),
+        bench(b / "train_network" / "folds" / "1" / "e2e" / "ccc" / "arousal" / "seed1.tsv", 60.0, 55.0, 900.0),
+        bench(b / "train_network" / "folds" / "2" / "e2e" / "ccc" / "arousal" / "seed1.tsv", 40.0, 35.0, 900.0),
+    ]
+    assert draw_of("folds/2/e2e/ccc/arousal/seed1") == ("folds/2", "e2e/ccc/arousal/seed1")
+    assert draw_of("redraws/3/egemaps") == ("redraws/3", "egemaps") and draw_of("egemaps") == ("", "egemaps")
+    jobs = collect(run)
+    assert list(per_stage(jobs)["stage"]) == ["preprocess", "feature_stats", "train_network/e2e"]
+    assert per_stage(jobs).set_index("stage").loc["train_network/e2e", "jobs"] == 2
+    notes = cost_table(jobs).attrs["notes"][-1]
+    assert "folds/1: 2 jobs, wall 1.0 min (summed), CPU 56.5 s" in notes
+    assert "folds/2: 1 jobs" in notes and "shared by every draw: 1 jobs" in notes
+    assert not any("cost per draw" in n for n in cost_table(collect(run[:1])).attrs["notes"])
 
 
 def test_linear_growth_with_overhead_is_fitted_and_extrapolated():

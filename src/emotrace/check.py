@@ -417,6 +417,7 @@ def _check_key(scan: Scan, dim: str, key: str, paths: list[Path], duration: floa
 def ingest_and_split(config: Mapping, adapter, problems: list[Problem]) -> tuple[pd.DataFrame | None, dict | None]:
     """The workflow's own ingestion (`emotrace.ingest.ingest`) and split (`emotrace.splits.make_split`) on the
     corpus, their InputError recorded as an error: (manifest, split summary), None where they failed."""
+    from emotrace.folds import draw_plan, make_draw_split
     from emotrace.ingest import ingest
     from emotrace.splits import PARTITIONS, make_split
 
@@ -442,8 +443,13 @@ def ingest_and_split(config: Mapping, adapter, problems: list[Problem]) -> tuple
             out["missing"] = {p: g for p, g in out["missing"].items() if g}
             listed = {g for p in PARTITIONS for g in lists.get(p, [])}
             out["left_out"] = sorted(known - listed)
-        rows = make_split(manifest, split["method"], proportions=split.get("proportions"), seed=split.get("seed", 1),
-                          lists=split.get("lists"), presets=presets, preset=split.get("preset"))
+        draws = draw_plan(split)
+        if draws:  # folds or redraws: the first one stands for all in the summary (they are the same size)
+            rows = make_draw_split(manifest, split, draws.names[0], presets)
+        else:
+            rows = make_split(manifest, split["method"], proportions=split.get("proportions"),
+                              seed=split.get("seed", 1), lists=split.get("lists"), presets=presets,
+                              preset=split.get("preset"))
     except InputError as err:
         problems.append(Problem("error", "split", err.where, err.problem))
         rows = None
@@ -548,8 +554,12 @@ def plan(config: Mapping, shape: Mapping) -> dict:
     """Jobs per rule, disk, the largest memory request and the time per stage of the config on a corpus of
     `shape` (corpus_shape), each figure with its basis: measured, extrapolated, or formula."""
     from emotrace import resources, systems
+    from emotrace.folds import draw_plan
+    from emotrace.identity import extra_systems
 
     n, minutes = shape["recordings"], shape["seconds"] / 60
+    draws = draw_plan(config["split"])
+    k = len(draws.names) if draws else 1  # folds or redraws: the split on runs once per draw
     parts = shape["partitions"]
     sized = copy.deepcopy(dict(config))
     sized["synthetic"] = {**sized.get("synthetic", {}), "n_speakers": n, "duration": shape["mean_duration"]}
@@ -567,14 +577,14 @@ def plan(config: Mapping, shape: Mapping) -> dict:
     jobs = {}
     if synthetic:
         jobs.update({"synthesize_speakers": 1, "synthesize_recording": n, "synthesize_corpus": 1})
-    jobs.update({"ingest": 1, "split": 1, "preprocess": n, "segment": n})
+    jobs.update({"ingest": 1, "split": k, "preprocess": n, "segment": n})
     if fsets:
-        jobs.update({"extract_features": n * len(fsets), "feature_stats": len(fsets)})
+        jobs.update({"extract_features": n * len(fsets), "feature_stats": k * len(fsets)})
     if systems.has_ssl(config):
         jobs["extract_ssl"] = n
-    jobs.update({"train_network": len(net), "train_svr": len(svr), "postprocess": len(grid), "evaluate": len(grid),
-                 "agreement": 1, "tables": 1})
-    if systems.has_ssl(config):
+    jobs.update({"train_network": k * len(net), "train_svr": k * len(svr), "postprocess": k * len(grid),
+                 "evaluate": k * len(grid), "agreement": k, "tables": k, "across_draws": int(k > 1)})
+    if extra_systems(config["models"]):
         jobs["beyond_table"] = 1
     if figures:
         jobs.update({"figure_traces": 1, "figure_bars": 1, "figure_curves": len(net),
@@ -585,7 +595,7 @@ def plan(config: Mapping, shape: Mapping) -> dict:
     frames = shape["seconds"] / GRID_STEP
     eval_frames = frames * (parts["dev"] + parts["test"]) / max(n, 1)
     disk = {"preprocess (16 kHz float32)": shape["seconds"] * 16000 * 4 / 2**20,
-            "segment": sizes["segments"]}
+            "segment (both tilings)": sizes["segments_on_disk"]}
     for fs in fsets:
         disk[f"features/{fs}"] = sizes["features"][fs]
     if systems.has_ssl(config):
@@ -593,7 +603,7 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         disk["features/ssl (float16, base-size model)"] = frames * layers * SSL_DIM * 2 / 2**20
     if synthetic:
         disk["generated corpus (44.1 kHz 16-bit)"] = shape["seconds"] * 44100 * 2 / 2**20
-    disk["predictions (train + postprocess, dev and test)"] = sum(
+    disk["predictions (train + postprocess, dev and test)"] = k * sum(
         2 * eval_frames * len(systems.target_dimensions(config, s.target)) * PREDICTION_ROW_BYTES / 2**20 for s in grid)
     disk_total = sum(disk.values())
 
@@ -612,7 +622,7 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         add(f"extract_features/{fs}", n, *_at(f"extract_features/{fs}", "wall_s", minutes))
     if fsets:
         value, basis = _at("feature_stats", "wall_s", minutes)  # measured: 3 jobs (egemaps, compare, compare6373)
-        add("feature_stats", len(fsets), value / 3 * len(fsets), basis)
+        add("feature_stats", k * len(fsets), k * value / 3 * len(fsets), basis)
     by_model: dict[str, list] = {}
     for s in grid:
         by_model.setdefault(s.model, []).append(s)
@@ -622,7 +632,7 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         epochs = int(st["max_epochs"]) if st["network"] != "svr" else 1
         if st["network"] == "svr":
             minutes_fit = 2 + len(st["c_grid"]) * resources.SVR_MINUTES_PER_FIT
-            add(f"train_svr/{model}", len(runs), len(runs) * minutes_fit * 60,
+            add(f"train_svr/{model}", k * len(runs), k * len(runs) * minutes_fit * 60,
                 f"formula: {len(st['c_grid'])} C x {resources.SVR_MINUTES_PER_FIT} min (emotrace.resources: "
                 "ComParE at the 20 000-frame cap, extrapolated from 12 000 frames)")
             continue
@@ -638,9 +648,9 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         else:
             per_epoch = _lrs(st) * n_train_segments * resources.STEP_SECONDS.get(st["network"], 0.5)
             basis = "formula: segments x seconds per step (emotrace.resources), not measured"
-        add(f"train_network/{model}", len(runs), per_epoch * epochs * len(runs),
+        add(f"train_network/{model}", k * len(runs), k * per_epoch * epochs * len(runs),
             f"{basis}; {epochs} epochs at most (early stopping may end sooner); GPU: estimate, "
-            f"emotrace.gpucost (one H100, unmeasured)", len(runs) * gpu_training_seconds(st, n_train_segments))
+            f"emotrace.gpucost (one H100, unmeasured)", k * len(runs) * gpu_training_seconds(st, n_train_segments))
     if systems.has_ssl(config):
         add("extract_ssl", n, shape["seconds"] / SSL_REAL_TIME,
             f"measured for WavLM Base+ ({SSL_REAL_TIME}x real time on 2 cores, README 'Self-supervised features'); "

@@ -210,6 +210,8 @@ def expected_sizes(config: Mapping) -> dict:
         "audio": seconds * 16000 * 4 / MIB,
         "segments": (n_train * train_segments + (n - n_train) * eval_segments) * SEGMENT_FILE_MB,
         "test_segments": n_test * eval_segments * SEGMENT_FILE_MB,
+        # the segment stage writes both tilings of every recording (rules/segment.smk)
+        "segments_on_disk": n * (train_segments + eval_segments) * SEGMENT_FILE_MB,
         "features": {fs: n * frames * width * 4 / MIB for fs, width in FEATURE_WIDTH.items()},
     }
 

@@ -30,6 +30,9 @@ CORPUS_MINUTES = {"RECOLA (46 x 5 min)": 46 * 5.0, "SEMAINE (Yang 2018: 1 330 x 
 
 COST_COLUMNS = ["stage", "jobs", "wall_s", "cpu_s", "peak_rss_mb"]
 
+DRAW_KINDS = ("folds", "redraws")
+"""With `split.folds` or `split.redraws` a per-draw job's wildcards start with `<kind>/<draw>/` (rules/common.smk)."""
+
 
 def read_benchmark(path: str | Path) -> dict:
     """Wall seconds, CPU seconds and peak RSS (MiB) of one benchmark file (mean over its repeats; NaN where
@@ -62,21 +65,45 @@ def job_of(path: str | Path) -> tuple[str, str, str]:
     return rest[0], rest[1], "/".join(rest[2:])
 
 
+def draw_of(job: str) -> tuple[str, str]:
+    """(draw, the job's own wildcards): draw is `folds/<k>` or `redraws/<r>` for a per-draw job, "" for a shared one."""
+    parts = job.split("/")
+    if len(parts) > 2 and parts[0] in DRAW_KINDS:
+        return "/".join(parts[:2]), "/".join(parts[2:])
+    return "", job
+
+
 def stage_of(rule: str, job: str) -> str:
     """The stage a job counts under: its rule, with the feature set or model for GROUPED_RULES."""
+    job = draw_of(job)[1]
     if rule in GROUPED_RULES and job:
         return f"{rule}/{job.split('/')[0]}"
     return rule
 
 
 def collect(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per benchmark file: corpus, rule, stage, job, wall_s, cpu_s, peak_rss_mb."""
+    """One row per benchmark file: corpus, rule, stage, job, draw ("" when shared by all), wall_s, cpu_s,
+    peak_rss_mb."""
     rows = []
     for path in paths:
         corpus, rule, job = job_of(path)
-        rows.append({"corpus": corpus, "rule": rule, "stage": stage_of(rule, job), "job": job, **read_benchmark(path)})
-    columns = ["corpus", "rule", "stage", "job", "wall_s", "cpu_s", "peak_rss_mb"]
+        rows.append({"corpus": corpus, "rule": rule, "stage": stage_of(rule, job), "job": job,
+                     "draw": draw_of(job)[0], **read_benchmark(path)})
+    columns = ["corpus", "rule", "stage", "job", "draw", "wall_s", "cpu_s", "peak_rss_mb"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def per_draw(jobs: pd.DataFrame) -> list[str]:
+    """With folds or redraws, one line per draw (its feature statistics and trainings) and one for the shared
+    stages (ingestion to features): jobs, summed wall and CPU. Empty for a single split."""
+    if "draw" not in jobs.columns or not (jobs["draw"] != "").any():
+        return []
+    lines = []
+    for draw, rows in jobs.groupby("draw", sort=True):
+        total = totals(per_stage(rows))
+        lines.append(f"{draw or 'shared by every draw'}: {total['jobs']} jobs, wall {format_duration(total['wall_s'])}"
+                     f" (summed), CPU {format_duration(total['cpu_s'])}")
+    return ["cost per draw (the split on) and of the shared stages (ingestion to features): " + "; ".join(lines)]
 
 
 def per_stage(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -130,7 +157,7 @@ def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
         "wall (summed): the stage's jobs' wall-clock times added up (jobs that ran side by side overlap)",
         "CPU: user + system seconds of the job's processes; n/a where Snakemake sampled none (jobs of a few seconds)",
         "from Snakemake's benchmark files (benchmarks/); rules without one (bookkeeping steps) are not counted",
-    ]
+    ] + per_draw(jobs)
     return table
 
 
