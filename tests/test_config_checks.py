@@ -60,6 +60,7 @@ def test_network_kwargs_are_checked_against_the_constructor():
         ({"corpus": {"options": {"colour": "red"}}}, "corpus.options.colour: unknown option for adapter 'synthetic'"),
         ({"models": {"e2e": {"network": "e2e", "objectives": ["ccc"], "kwargs": {"hiden_size": 8}}}},
          "models.e2e.kwargs.hiden_size: network 'e2e' takes no such argument"),
+        ({"split": {"folds": 7}}, "split.folds: 7 folds need at least 7 speakers (split units); the corpus has 6"),
     ],
 )
 def test_workflow_stops_at_load_naming_the_key(tmp_path, change, message):

@@ -82,3 +82,25 @@ def test_no_partition_with_a_share_is_left_empty(n, expected, caplog):
 def test_fewer_groups_than_partitions_names_proportions_groups_and_the_empty_partition():
     with pytest.raises(InputError, match=r"split.proportions.*2 group\(s\).*dev would be empty"):
         make_split(_manifest(2), "stratified", {"train": 0.6, "dev": 0.1, "test": 0.3}, seed=1)
+
+
+@pytest.mark.parametrize("manifest, proportions, seed, expected", [
+    ("tiny", {"train": 0.34, "dev": 0.33, "test": 0.33}, 1,
+     {"train": ["S02", "S06"], "dev": ["S04", "S05"], "test": ["S01", "S03"]}),
+    (18, {"train": 1, "dev": 1, "test": 1}, 3,
+     {"train": ["S02", "S05", "S07", "S08", "S14", "S17"], "dev": ["S03", "S04", "S06", "S09", "S15", "S16"],
+      "test": ["S00", "S01", "S10", "S11", "S12", "S13"]}),
+    (7, {"train": 0.6, "dev": 0.1, "test": 0.3}, 5,
+     {"train": ["S00", "S01", "S04", "S05"], "dev": ["S06"], "test": ["S02", "S03"]}),
+])
+def test_default_split_is_pinned(manifest, proportions, seed, expected):
+    """The default stratified split as it was before the dealing was generalised to folds (emotrace.folds):
+    existing configs keep their speakers' partitions. "tiny": tests/configs/tiny.yaml's 6 generated speakers."""
+    if manifest == "tiny":
+        from emotrace.synth.speakers import speakers
+
+        m = speakers(6, 3).assign(group=lambda t: t["speaker"])
+    else:
+        m = _manifest(manifest)
+    s = make_split(m, "stratified", proportions, seed=seed)
+    assert s.groupby("partition")["group"].apply(sorted).to_dict() == expected

@@ -3,14 +3,15 @@
 Each would otherwise surface only inside a job, possibly after many others ran: a corpus
 folder that does not exist, adapter options the adapter does not know, network arguments
 the network does not take, a network or adapter name that is neither registered nor a
-plug-in that imports and fits (emotrace.plugins). Each raises InputError naming the config key.
+plug-in that imports and fits (emotrace.plugins), speaker folds or training redraws that
+cannot be made (emotrace.folds). Each raises InputError naming the config key.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from emotrace import plugins, systems
+from emotrace import folds, plugins, systems
 from emotrace.errors import InputError
 
 PLUGIN_HINT = "an import path package.module:ClassName, or a class name with {key} giving its file"
@@ -71,8 +72,17 @@ def check_model_kwargs(config: dict) -> None:
                              f"network {settings['network']!r} takes no such argument; valid: {sorted(accepted)}")
 
 
+def check_draws_at_load(config: dict) -> None:
+    """`split.folds` / `split.redraws` against the split units known now (emotrace.folds.count_units). A
+    preset's lists are not read here (an adapter reads its corpus to list them): the split job checks them."""
+    split = config.get("split") or {}
+    if folds.draw_plan(split) is not None:
+        folds.check_draws(split, folds.count_units(config), None)
+
+
 def check_config(config: dict) -> None:
     """All load-time checks of a validated config (defaults filled in)."""
     check_corpus(config["corpus"])
     check_networks(config)
     check_model_kwargs(config)
+    check_draws_at_load(config)

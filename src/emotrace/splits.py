@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,33 +11,36 @@ import pandas as pd
 from emotrace.errors import InputError
 
 PARTITIONS = ("train", "dev", "test")
+EQUAL_SHARES = {"train": 1, "dev": 1, "test": 1}  # proportions when none are given
 log = logging.getLogger(__name__)
 
 
-def _quota(n: int, proportions: dict[str, float]) -> dict[str, int]:
-    """Largest-remainder allocation of n groups to partitions; no partition with a share is left empty.
+def _quota(n: int, proportions: dict[str, float], names: tuple[str, ...] = PARTITIONS,
+           where: str = "split.proportions") -> dict[str, int]:
+    """Largest-remainder allocation of n groups to the `names` (partitions, or folds); none with a share
+    is left empty.
 
-    A share that rounds to 0 groups is rounded up to 1, taken from the partition
-    whose count exceeds its exact share the most (said in the log). With fewer groups
-    than partitions holding a share, no split can fill them all: an error names
-    `split.proportions`, the number of groups and the partition that would be empty.
+    A share that rounds to 0 groups is rounded up to 1, taken from the one whose count
+    exceeds its exact share the most (said in the log). With fewer groups than names
+    holding a share, no split can fill them all: an error names `where`, the number of
+    groups and the one that would be empty.
     """
-    total = sum(proportions[p] for p in PARTITIONS)
-    exact = {p: n * proportions[p] / total for p in PARTITIONS}
+    total = sum(proportions[p] for p in names)
+    exact = {p: n * proportions[p] / total for p in names}
     counts = {p: int(np.floor(v)) for p, v in exact.items()}
-    for p in sorted(PARTITIONS, key=lambda p: exact[p] - counts[p], reverse=True)[: n - sum(counts.values())]:
+    for p in sorted(names, key=lambda p: exact[p] - counts[p], reverse=True)[: n - sum(counts.values())]:
         counts[p] += 1
-    wanted = [p for p in PARTITIONS if proportions[p] > 0]
+    wanted = [p for p in names if proportions[p] > 0]
     for p in [p for p in wanted if counts[p] == 0]:
         if n < len(wanted):
-            raise InputError("split.proportions",
+            raise InputError(where,
                              f"{n} group(s) cannot fill the {len(wanted)} partitions with a share "
                              f"({', '.join(wanted)}): {p} would be empty; the corpus needs at least "
                              f"{len(wanted)} groups (the split unit: speaker, or what the adapter groups by)")
-        donor = max((q for q in PARTITIONS if counts[q] > 1), key=lambda q: (counts[q] - exact[q], counts[q]))
+        donor = max((q for q in names if counts[q] > 1), key=lambda q: (counts[q] - exact[q], counts[q]))
         counts[p], counts[donor] = 1, counts[donor] - 1
-        log.warning("split.proportions: %s's share (%.3g of %d groups) rounds to 0 groups; rounded up to 1, "
-                    "taken from %s (now %d)", p, exact[p], n, donor, counts[donor])
+        log.warning("%s: %s's share (%.3g of %d groups) rounds to 0 groups; rounded up to 1, "
+                    "taken from %s (now %d)", where, p, exact[p], n, donor, counts[donor])
     return counts
 
 
@@ -49,29 +53,36 @@ def _groups(manifest: pd.DataFrame) -> pd.DataFrame:
     return g.reset_index()
 
 
-def stratified(manifest: pd.DataFrame, proportions: dict[str, float], seed: int) -> dict[str, str]:
-    """Assign groups to partitions, balancing gender and age.
+def stratified(manifest: pd.DataFrame, proportions: dict[str, float], seed: int | Sequence[int]) -> dict[str, str]:
+    """Assign groups to train/dev/test, balancing gender and age (`deal` with the partitions' shares)."""
+    return deal(manifest, {p: proportions[p] for p in PARTITIONS}, seed)
+
+
+def deal(manifest: pd.DataFrame, shares: dict[str, float], seed: int | Sequence[int],
+         where: str = "split.proportions") -> dict[str, str]:
+    """Deal groups to the named shares (partitions, or folds), balancing gender and age: {group: name}.
 
     Within each gender, groups are sorted by age (ties broken by the seed) and dealt
-    to the partition furthest below its share so far; among equally deserving
-    partitions the one whose speakers are oldest so far takes the next (youngest
-    remaining) speaker, so mean ages stay close.
+    to the name furthest below its share so far; among equally deserving names the
+    one whose speakers are oldest so far takes the next (youngest remaining) speaker,
+    so mean ages stay close. The counts per name are `_quota`'s; a share of 0 gets none.
     """
+    names = tuple(shares)
     rng = np.random.default_rng(seed)
     groups = _groups(manifest)
-    overall = _quota(len(groups), proportions)
+    overall = _quota(len(groups), shares, names, where)
     groups["tiebreak"] = rng.permutation(len(groups))
     assigned: dict[str, str] = {}
-    taken = {p: 0 for p in PARTITIONS}
+    taken = {p: 0 for p in names}
     for _, stratum in sorted(groups.groupby("gender"), key=lambda kv: -len(kv[1])):
         stratum = stratum.sort_values(["age", "tiebreak"], na_position="last")
-        dealt = {p: 0 for p in PARTITIONS}
-        ages: dict[str, list[float]] = {p: [] for p in PARTITIONS}
-        share = {p: proportions[p] / sum(proportions[q] for q in PARTITIONS) for p in PARTITIONS}
-        order = {p: i for i, p in enumerate(rng.permutation(PARTITIONS))}
+        dealt = {p: 0 for p in names}
+        ages: dict[str, list[float]] = {p: [] for p in names}
+        share = {p: shares[p] / sum(shares[q] for q in names) for p in names}
+        order = {p: i for i, p in enumerate(rng.permutation(names))}
         fallback_age = float(stratum["age"].mean()) if stratum["age"].notna().any() else 0.0
         for _, row in stratum.iterrows():
-            open_parts = [p for p in PARTITIONS if taken[p] < overall[p]]
+            open_parts = [p for p in names if taken[p] < overall[p]]
             need = {p: round(share[p] * (sum(dealt.values()) + 1) - dealt[p], 9) for p in open_parts}
             best = max(
                 open_parts,
@@ -138,7 +149,7 @@ def make_split(
     """
     notes: list[str] = []
     if method == "stratified":
-        assigned = stratified(manifest, proportions or {"train": 1, "dev": 1, "test": 1}, seed)
+        assigned = stratified(manifest, proportions or EQUAL_SHARES, seed)
     elif method == "lists":
         assigned = from_lists(manifest, lists or {}, where="split.lists")
     elif method == "preset":
@@ -153,6 +164,11 @@ def make_split(
             notes.append(note)
     else:
         raise InputError("split.method", f"unknown method {method!r}; valid: ['lists', 'preset', 'stratified']")
+    return split_rows(manifest, assigned, notes)
+
+
+def split_rows(manifest: pd.DataFrame, assigned: dict[str, str], notes: list[str]) -> pd.DataFrame:
+    """split.csv rows of the recordings whose group is assigned, sorted, with the notes in `attrs`."""
     rows = manifest[["recording", "speaker", "group"]].copy()
     rows["partition"] = rows["group"].astype(str).map(assigned)
     rows = rows.dropna(subset=["partition"]).sort_values(["partition", "recording"]).reset_index(drop=True)
