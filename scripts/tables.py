@@ -10,7 +10,7 @@ from emotrace.findings import findings, write_findings
 from emotrace.io import atomic_write, write_csv
 from emotrace.logs import job_logger
 from emotrace.runs import Scores, load_runs, scaling_note, with_intervals
-from emotrace.tables import collect, metrics_page, to_markdown, trigeorgis_table, write_table, yang_table
+from emotrace.tables import collect, metrics_page, paper_tables, published_label, to_markdown, write_table
 
 log = job_logger(snakemake.log[0])
 inp, params = snakemake.input, snakemake.params
@@ -24,16 +24,10 @@ with atomic_write(snakemake.output.metrics_html) as tmp:
     tmp.write_text(metrics_page(metrics), encoding="utf-8")
 agreement = pd.read_csv(inp.agreement)
 notes = (scores.describe(), scaling_note(runs))
-published = "SEMAINE" if params.adapter == "semaine" else "RECOLA"
-for stem, title, table in (
-    ("trigeorgis2016_table1", "Trigeorgis et al. 2016, Table 1",
-     trigeorgis_table(metrics, params.models, agreement=agreement, notes=notes)),
-    ("yang2018_table1", "Yang & Hirschberg 2018, Table 1",
-     yang_table(metrics, params.models, published, agreement=agreement, notes=notes[:1])),
-):
-    table.attrs["notes"] = table.attrs.get("notes", []) + split_notes
-    write_table(table, out / stem, f"{title} ({params.corpus})")
+for stem, (title, table) in paper_tables(metrics, params.models, params.adapter, params.corpus, notes, agreement,
+                                         split_notes).items():
+    write_table(table, out / stem, title)
     log.info("%s\n%s", stem, to_markdown(table))
-claims = findings(metrics, scores, params.models, published, params.claims)
+claims = findings(metrics, scores, params.models, published_label(params.adapter), params.claims)
 write_findings(claims, out / "findings")
 log.info("findings\n%s", claims["verdict"].value_counts().to_string())

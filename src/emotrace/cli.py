@@ -184,8 +184,9 @@ def show_command(args: argparse.Namespace) -> int:
     if not pages:
         _error(f"no table found under {results}/*/tables/*.md yet; run the pipeline first (`make run`)")
         return EXIT_FAILED
-    order = {"trigeorgis2016_table1.md": 0, "yang2018_table1.md": 1, "beyond_table.md": 2, "findings.md": 4}
-    tables = sorted(pages, key=lambda p: (str(p.parent), order.get(p.name, 3)))  # the papers' tables first
+    order = {"trigeorgis2016_table1.md": 0, "yang2018_table1.md": 1, "beyond_table.md": 2, "across_draws.md": 3,
+             "findings.md": 5}
+    tables = sorted(pages, key=lambda p: (str(p.parent), order.get(p.name, 4)))  # the papers' tables first
     for table in tables + sorted(results.glob(f"{corpora}/runcost/run_cost.md")):
         print(f"## {table}\n")
         print(table.read_text().rstrip() + "\n")
@@ -197,6 +198,9 @@ def show_command(args: argparse.Namespace) -> int:
         for stage in ("train", "postprocess", "evaluate", "runcost"):
             if (corpus / stage).is_dir():
                 print(f"  {stage}: {corpus / stage}")
+        for kind, one in (("folds", "fold"), ("redraws", "draw")):  # split.folds / split.redraws
+            if (corpus / kind).is_dir():
+                print(f"  {kind}: {corpus / kind} (each {one}'s own run and tables under <{one}>/)")
     reports = sorted({*results.glob(f"{corpora}/report*"), *results.glob(f"{corpora}/*.html")}
                      | ({*results.glob("report*"), *results.glob("*.html")} if corpora == "*" else set()))
     print("- report: " + (", ".join(map(str, reports)) if reports else "none found under " + str(results)))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from emotrace.identity import (
     TRIGEORGIS, TRIGEORGIS_ROWS, YANG, PaperRow, identity_of, members, paper_row, system_name,
 )
 from emotrace.io import atomic_write
-from emotrace.runs import Scores
+from emotrace.runs import Replicates
 from emotrace.tables import DIMENSIONS, MISSING, YANG_CORPORA, check_models, format_number, to_html, to_markdown
 from emotrace.uncertainty import paired
 
@@ -94,7 +94,8 @@ def pairs(a: list[Side], b: list[Side]) -> list[tuple[Side, Side]]:
     return [(x, y) for x in a for y in b if x.model == y.model or x.model not in keys_b or y.model not in keys_a]
 
 
-def _rows(metrics: pd.DataFrame, side: Side, dimension: str, partition: str = "test") -> pd.DataFrame:
+def side_rows(metrics: pd.DataFrame, side: Side, dimension: str, partition: str = "test") -> pd.DataFrame:
+    """The metrics rows (every seed) of one side of a claim on one dimension and partition."""
     return metrics[(metrics["model"] == side.model) & (metrics["objective"] == side.objective)
                    & (metrics["dimension"] == dimension) & (metrics["partition"] == partition)
                    & (metrics["postprocessed"].astype(bool) == side.postprocessed)
@@ -110,13 +111,13 @@ def best_on_dev(metrics: pd.DataFrame, candidates: list[Side], dimension: str) -
     """The candidate with the highest mean dev CCC (None if none ran)."""
     best, score = None, -np.inf
     for side in candidates:
-        rows = _rows(metrics, side, dimension, "dev")
+        rows = side_rows(metrics, side, dimension, "dev")
         if not rows.empty and rows["ccc"].mean() > score:
             best, score = side, float(rows["ccc"].mean())
     return best
 
 
-def compare(metrics: pd.DataFrame, scores: Scores, a: Side, b: Side, dimension: str, level: float,
+def compare(metrics: pd.DataFrame, scores: Replicates, a: Side, b: Side, dimension: str, level: float,
             direction: int = 1) -> dict:
     """Difference A - B on test with its paired interval and p, and the verdict of the claim
     A > B (`direction` 1) or A < B (-1)."""
@@ -125,7 +126,7 @@ def compare(metrics: pd.DataFrame, scores: Scores, a: Side, b: Side, dimension: 
     wanted = [s.wanted for s in (a, b) if s.model is None]
     if wanted:
         return out | {"verdict": "no result", "note": "no configured system is " + " nor ".join(wanted)}
-    rows = {side: _rows(metrics, side, dimension) for side in (a, b)}
+    rows = {side: side_rows(metrics, side, dimension) for side in (a, b)}
     if any(r.empty for r in rows.values()):
         absent = [s.label() for s, r in rows.items() if r.empty]
         return out | {"verdict": "no result", "note": "no results for " + ", ".join(absent)}
@@ -181,7 +182,7 @@ def check_claims(claims: Sequence[Mapping], models: Mapping[str, Mapping], dimen
             raise InputError(where, f"a and b are both {claim['a']!r}: a claim compares two systems")
 
 
-def findings(metrics: pd.DataFrame, scores: Scores, models: Mapping[str, Mapping], corpus_label: str = "RECOLA",
+def findings(metrics: pd.DataFrame, scores: Replicates, models: Mapping[str, Mapping], corpus_label: str = "RECOLA",
              claims: Sequence[Mapping] = ()) -> pd.DataFrame:
     """FINDING_COLUMNS, one row per claim, dimension and pair of systems: the papers' claims in their
     order, then the config's `claims` (its `findings`).
@@ -196,7 +197,7 @@ def findings(metrics: pd.DataFrame, scores: Scores, models: Mapping[str, Mapping
 
     def add(paper: str, claim: str, says: str, a: Side, b: Side, dim: str, direction: int = 1) -> None:
         rows.append(compare(metrics, scores, a, b, dim, level, direction)
-                    | {"paper": paper, "claim": claim, "paper_says": says})
+                    | {"paper": paper, "claim": claim, "paper_says": says} | scores.claim_columns(a, b, dim, direction))
 
     def pub(a: float | None, b: float | None) -> str:
         return f" ({format_number(a)} vs {format_number(b)})" if a is not None and b is not None else ""
@@ -222,7 +223,7 @@ def findings(metrics: pd.DataFrame, scores: Scores, models: Mapping[str, Mapping
                 continue  # not in the paper
             for model in members(models, system):
                 raw = configured(models, model, system.objective, False)
-                if _rows(metrics, raw, dim).empty:
+                if side_rows(metrics, raw, dim).empty:
                     continue  # only the systems this run has
                 add(TRIGEORGIS, "post-processing raises test CCC", "A > B",
                     configured(models, model, system.objective, True), raw, dim)
@@ -239,7 +240,7 @@ def findings(metrics: pd.DataFrame, scores: Scores, models: Mapping[str, Mapping
                 for s in ("a", "b"))
         add(CONFIG, f"{claim['a']} {'beats' if direction > 0 else 'is below'} {claim['b']}", says, a, b,
             claim["dimension"], direction)
-    out = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    out = pd.DataFrame(rows, columns=FINDING_COLUMNS + list(scores.extra_columns))
     order = {TRIGEORGIS: 0, YANG: 1, CONFIG: 2}
     return out.sort_values("paper", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
@@ -250,8 +251,12 @@ def _p(value: float) -> str:
     return "<.001" if value < 0.001 else format_number(value)
 
 
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The findings as the Markdown page shows them: one line per claim, our difference with its interval."""
+RESAMPLING = "a paired block bootstrap on the same test frames"
+
+
+def display_table(table: pd.DataFrame, resampling: str = RESAMPLING) -> pd.DataFrame:
+    """The findings as the Markdown page shows them: one line per claim, our difference with its interval
+    (`resampling`: how that interval was drawn, for the notes)."""
     shown = pd.DataFrame({
         "paper": table["paper"], "claim": table["claim"], "dimension": table["dimension"],
         "A": table["system_a"], "B": table["system_b"], "paper says": table["paper_says"],
@@ -265,8 +270,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     counts = table["verdict"].value_counts()
     shown.attrs["notes"] = [
         "verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS),
-        "A - B: difference of test CCC (mean over seeds); interval and two-sided p from a paired block "
-        "bootstrap on the same test frames (supported: the interval lies on the side of 0 the claim says, "
+        f"A - B: difference of test CCC (mean over seeds); interval and two-sided p from {resampling} "
+        "(supported: the interval lies on the side of 0 the claim says, "
         "above it for A > B; contradicted: on the other side; inconclusive: it contains 0)",
         "Trigeorgis 2016 claims use post-processed predictions (as their table), Yang & Hirschberg 2018 raw ones; "
         "the best hand-crafted system is chosen on dev",
@@ -279,12 +284,14 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
 TITLE = "Findings: each paper's claims (and the config's own) tested"
 
 
-def write_findings(table: pd.DataFrame, stem) -> None:
-    """stem.csv (every column), stem.md and stem.html (the display table with its notes), each atomically."""
+def write_findings(table: pd.DataFrame, stem, display: Callable[[pd.DataFrame], pd.DataFrame] = display_table,
+                   title: str = TITLE) -> None:
+    """stem.csv (every column), stem.md and stem.html (`display` of the table, with its notes), each atomically."""
     stem = Path(stem)
+    shown = display(table)
     with atomic_write(stem.with_name(stem.name + ".csv")) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_write(stem.with_name(stem.name + ".md")) as tmp:
-        tmp.write_text(f"# {TITLE}\n\n" + to_markdown(display_table(table)), encoding="utf-8")
+        tmp.write_text(f"# {title}\n\n" + to_markdown(shown), encoding="utf-8")
     with atomic_write(stem.with_name(stem.name + ".html")) as tmp:
-        tmp.write_text(to_html(display_table(table), TITLE), encoding="utf-8")
+        tmp.write_text(to_html(shown, title), encoding="utf-8")

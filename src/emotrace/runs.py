@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,27 @@ def load_runs(raw: Iterable, postprocessed: Iterable, settings: Iterable, histor
     return runs
 
 
-class Scores:
+class Replicates:
+    """Bootstrap replicates keyed (model, objective, target, seed, partition, dimension, postprocessed): pairs of
+    (B,) arrays, CCC on the partition concatenated and mean per-recording CCC; what findings.compare reads."""
+
+    cfg: dict
+    replicates: dict[tuple, tuple[np.ndarray, np.ndarray]]
+    extra_columns: tuple[str, ...] = ()  # columns claim_columns adds to every findings row
+
+    def seed_mean(self, model: str, objective: str, target: str, partition: str, dimension: str,
+                  postprocessed: bool) -> np.ndarray | None:
+        """(B,) replicates of the mean CCC over the seeds of one system; None if it has none."""
+        reps = [v[0] for k, v in self.replicates.items()
+                if k[:3] == (model, objective, target) and k[4:] == (partition, dimension, postprocessed)]
+        return np.mean(reps, axis=0) if reps else None
+
+    def claim_columns(self, a, b, dimension: str, direction: int) -> dict:
+        """More columns of the findings row comparing sides `a` and `b` (findings.Side); none here."""
+        return {}
+
+
+class Scores(Replicates):
     """Bootstrap replicates of every run, partition, dimension and post-processing state.
 
     `replicates[(model, objective, target, seed, partition, dimension, postprocessed)]` is
@@ -108,32 +128,27 @@ class Scores:
             frames = common_frames(tables)
             rs = resampler_for(frames, cfg, step, partition)
             self.resamplers[partition], self.frames[partition] = rs, frames
-            for run in runs:
-                for pp in (False, True):
-                    rows = run.predictions(pp)
-                    rows = rows[rows["partition"] == partition]
-                    for dimension, part in rows.groupby("dimension", sort=False):
-                        pred = on_frames(part, frames)
-                        gold = on_frames(part, frames, "gold")
-                        self.gold.setdefault((partition, dimension), gold)
-                        self.replicates[(*run.key, partition, dimension, pp)] = rs.ccc(pred, gold)
+            for key, pred, gold in self.on_shared_frames(partition):
+                self.gold.setdefault(key[-3:-1], gold)
+                self.replicates[key] = rs.ccc(pred, gold)
+
+    def on_shared_frames(self, partition: str) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
+        """(model, objective, target, seed, partition, dimension, postprocessed), predictions and gold of every
+        run, post-processing state and dimension on the partition's shared frames."""
+        frames = self.frames[partition]
+        for run in self.runs:
+            for pp in (False, True):
+                rows = run.predictions(pp)
+                rows = rows[rows["partition"] == partition]
+                for dimension, part in rows.groupby("dimension", sort=False):
+                    yield (*run.key, partition, dimension, pp), on_frames(part, frames), on_frames(part, frames, "gold")
 
     def describe(self) -> str:
         """How each partition was resampled, for the table notes."""
-        parts = []
-        for partition, rs in self.resamplers.items():
-            how = (f"whole recordings ({rs.lengths.size})" if rs.mode == "recordings"
-                   else f"{self.cfg['block_seconds']:g} s blocks over {rs.lengths.size} recordings")
-            parts.append(f"{partition}: {how}")
+        parts = [f"{partition}: {rs.describe(float(self.cfg['block_seconds']))}"
+                 for partition, rs in self.resamplers.items()]
         return (f"[low, high]: {100 * float(self.cfg['level']):g} % percentile bootstrap interval, "
                 f"{int(self.cfg['replicates'])} replicates, resampling {'; '.join(parts)}")
-
-    def seed_mean(self, model: str, objective: str, target: str, partition: str, dimension: str,
-                  postprocessed: bool) -> np.ndarray | None:
-        """(B,) replicates of the mean CCC over the seeds of one system; None if it has none."""
-        reps = [v[0] for k, v in self.replicates.items()
-                if k[:3] == (model, objective, target) and k[4:] == (partition, dimension, postprocessed)]
-        return np.mean(reps, axis=0) if reps else None
 
 
 def collapsed(run: Run, dimension: str, cfg: dict) -> str:
@@ -146,22 +161,30 @@ def collapsed(run: Run, dimension: str, cfg: dict) -> str:
                            where=f"history of {'/'.join(map(str, run.key))}")
 
 
+def interval_columns(scores: Replicates, row) -> dict:
+    """INTERVAL_COLUMNS of one metrics row (a namedtuple of tables.collect's columns): its intervals and that of
+    its seed mean from `scores`, NaN where `scores` has no replicates of it (and for the columns after those)."""
+    level = float(scores.cfg["level"])
+    out = dict.fromkeys(INTERVAL_COLUMNS, np.nan)
+    where = (row.partition, row.dimension, bool(row.postprocessed))
+    reps = scores.replicates.get((row.model, row.objective, row.target, int(row.seed), *where))
+    if reps is not None:
+        out["ccc_low"], out["ccc_high"] = interval(reps[0], level)
+        out["ccc_per_recording_low"], out["ccc_per_recording_high"] = interval(reps[1], level)
+        out["ccc_seeds_low"], out["ccc_seeds_high"] = interval(scores.seed_mean(row.model, row.objective,
+                                                                                row.target, *where), level)
+    return out
+
+
 def with_intervals(metrics: pd.DataFrame, scores: Scores, collapse_cfg: dict) -> pd.DataFrame:
     """`metrics` (tables.collect) with INTERVAL_COLUMNS: the run's intervals, the interval of the seed
     mean, the leave-one-dev-recording-out CCC (post-processed dev rows) and the collapsed flag."""
-    level = float(scores.cfg["level"])
     runs = {r.key: r for r in scores.runs}
     reasons = {(r.key, d): collapsed(r, d, collapse_cfg) for r in scores.runs for d in pd.unique(r.raw["dimension"])}
     rows = []
     for row in metrics.itertuples(index=False):
         key = (row.model, row.objective, row.target, int(row.seed))
-        extra = dict.fromkeys(INTERVAL_COLUMNS, np.nan)
-        reps = scores.replicates.get((*key, row.partition, row.dimension, bool(row.postprocessed)))
-        if reps is not None:
-            extra["ccc_low"], extra["ccc_high"] = interval(reps[0], level)
-            extra["ccc_per_recording_low"], extra["ccc_per_recording_high"] = interval(reps[1], level)
-            mean = scores.seed_mean(*key[:3], row.partition, row.dimension, bool(row.postprocessed))
-            extra["ccc_seeds_low"], extra["ccc_seeds_high"] = interval(mean, level)
+        extra = interval_columns(scores, row)
         run = runs.get(key)
         if run is not None and row.postprocessed and row.partition == "dev":
             loo = run.settings.get(row.dimension, {}).get("dev_ccc_loo")

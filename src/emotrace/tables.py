@@ -346,6 +346,28 @@ def yang_table(df: pd.DataFrame, models: Mapping[str, Mapping], corpus_label: st
     return _finish(pd.DataFrame(rows), missing, table_notes, collapsed)
 
 
+def published_label(adapter: str) -> str:
+    """The corpus whose published figures the tables and findings show: SEMAINE for its adapter, else RECOLA."""
+    return "SEMAINE" if adapter == "semaine" else "RECOLA"
+
+
+def paper_tables(metrics: pd.DataFrame, models: Mapping[str, Mapping], adapter: str, corpus: str,
+                 notes: tuple[str, ...] = (), agreement: pd.DataFrame | None = None,
+                 extra_notes: list[str] = ()) -> dict[str, tuple[str, pd.DataFrame]]:
+    """Both papers' Table 1 by file stem, each with its title: `notes` go to both (Yang's gets the first only, the
+    scaling note being about post-processing), `extra_notes` (the split's) after every other note."""
+    published = published_label(adapter)
+    tables = {
+        "trigeorgis2016_table1": ("Trigeorgis et al. 2016, Table 1",
+                                  trigeorgis_table(metrics, models, agreement=agreement, notes=notes)),
+        "yang2018_table1": ("Yang & Hirschberg 2018, Table 1",
+                            yang_table(metrics, models, published, agreement=agreement, notes=notes[:1])),
+    }
+    for _, table in tables.values():
+        table.attrs["notes"] = table.attrs.get("notes", []) + list(extra_notes)
+    return {stem: (f"{title} ({corpus})", table) for stem, (title, table) in tables.items()}
+
+
 def _markdown_cell(value) -> str:
     return str(value).replace("|", r"\|").replace("\n", " ")
 

@@ -102,14 +102,15 @@ class Resampler:
     def n_frames(self) -> int:
         return int(self.lengths.sum())
 
-    def unit_sums(self, pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
-        """(B, units, 6) sums n, Σp, Σg, Σp², Σg², Σpg of every replicate's units."""
+    def unit_sums(self, pred: np.ndarray, gold: np.ndarray, centre: float | None = None) -> np.ndarray:
+        """(B, units, 6) sums n, Σp, Σg, Σp², Σg², Σpg of every replicate's units, of p - centre and
+        g - centre (centre None: the mean of `gold`); sums about one centre add up across partitions."""
         p = np.asarray(pred, dtype=np.float64)
         g = np.asarray(gold, dtype=np.float64)
         if p.shape != (self.n_frames,) or g.shape != (self.n_frames,):
             raise InputError("bootstrap", f"expected {self.n_frames} frames, got {p.shape} and {g.shape}")
-        c = g.mean()  # CCC is unchanged by a common shift; centring keeps the sums well conditioned
-        p, g = p - c, g - c
+        c = g.mean() if centre is None else float(centre)
+        p, g = p - c, g - c  # CCC is unchanged by a common shift; centring keeps the sums well conditioned
         terms = np.stack([np.ones_like(p), p, g, p * p, g * g, p * g], axis=1)
         cum = np.vstack([np.zeros((1, 6)), np.cumsum(terms, axis=0)])
         off = self.base
@@ -124,6 +125,12 @@ class Resampler:
         """Replicates (B,) of the CCC on the partition concatenated and of the mean per-recording CCC."""
         sums = self.unit_sums(pred, gold)
         return ccc_from_sums(sums.sum(axis=1)), ccc_from_sums(sums).mean(axis=1)
+
+    def describe(self, block_seconds: float) -> str:
+        """'whole recordings (15)' or '20 s blocks over 4 recordings': how the partition is resampled."""
+        if self.mode == "recordings":
+            return f"whole recordings ({self.lengths.size})"
+        return f"{block_seconds:g} s blocks over {self.lengths.size} recordings"
 
 
 def ccc_from_sums(sums: np.ndarray) -> np.ndarray:
