@@ -268,11 +268,13 @@ def test_the_follow_command_matches_where_training_logs_its_epochs():
 
     follow = follow_command({"corpus": {"name": "mine"}})
     rule = (ROOT / "rules" / "train.smk").read_text()
-    expected = 'f"logs/{CORPUS}/train_network/{{model}}/{{objective}}/{{target}}/seed{{seed}}.log"'
-    assert expected in rule
+    expected = 'f"logs/{CORPUS}/train_network/{DRAW_PART}{{model}}/{{objective}}/{{target}}/seed{{seed}}.log"'
+    assert expected in rule  # DRAW_PART: "" for a single split, "folds/{draw}/" with folds (rules/common.smk)
     assert follow["logs"] == "logs/mine/train_network/<model>/<objective>/<target>/seed<N>.log"
     assert follow["command"] == "tail -n 3 -f logs/mine/train_network/*/*/*/*.log"  # model/objective/target/seed
     assert 'log.info("epoch %d train_loss' in (ROOT / "src" / "emotrace" / "training.py").read_text()
+    folds = follow_command({"corpus": {"name": "mine"}, "split": {"folds": 5}})
+    assert folds["command"] == "tail -n 3 -f logs/mine/train_network/folds/*/*/*/*/*.log"
 
 
 def test_an_empty_partition_is_named(corpora, tmp_path, capsys):

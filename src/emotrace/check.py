@@ -707,10 +707,15 @@ def gpu_training_seconds(settings: Mapping, n_train_segments: float) -> float:
 def follow_command(config: Mapping) -> dict:
     """Where a run's training writes its per-epoch lines (rules/train.smk `log:`; emotrace.training logs
     `epoch N train_loss ... dev_ccc ... seconds ...` after each epoch) and the command to follow them."""
+    from emotrace.folds import draw_plan
+
     corpus = config["corpus"]["name"]
-    return {"logs": f"logs/{corpus}/train_network/<model>/<objective>/<target>/seed<N>.log",
-            "command": f"tail -n 3 -f logs/{corpus}/train_network/*/*/*/*.log",
-            "history": f"results/{corpus}/train/<model>/<objective>/<target>/seed<N>/history.csv (after each epoch)"}
+    draws = draw_plan(config.get("split") or {})
+    part, glob, res = ((f"{draws.kind}/<k>/", f"{draws.kind}/*/", f"{draws.kind}/<k>/") if draws else ("", "", ""))
+    return {"logs": f"logs/{corpus}/train_network/{part}<model>/<objective>/<target>/seed<N>.log",
+            "command": f"tail -n 3 -f logs/{corpus}/train_network/{glob}*/*/*/*.log",
+            "history": f"results/{corpus}/{res}train/<model>/<objective>/<target>/seed<N>/history.csv "
+                       "(after each epoch)"}
 
 
 # ---------------------------------------------------------------------------------------------- the command
