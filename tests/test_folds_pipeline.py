@@ -95,3 +95,33 @@ def test_more_folds_than_speakers_is_refused_at_load(tmp_path):
     proc = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(path), check=False)
     assert proc.returncode != 0
     assert "split.folds" in proc.stdout + proc.stderr and "6" in proc.stdout + proc.stderr
+
+
+def test_redraws_keep_the_published_test_speakers_on_a_release_layout(tmp_path):
+    """configs/trigeorgis2016_recola.yaml with `split.redraws: 3` on the full-RECOLA fixture (6 speakers): draw 1
+    is the published split, the others keep its test speakers and redraw train and dev; the plan reaches the
+    tables across draws."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    import make_corpora
+
+    root = make_corpora.write_recola_full(tmp_path / "corpus", seed=1)
+    experiment = yaml.safe_load((REPO / "configs" / "trigeorgis2016_recola.yaml").read_text())
+    mine = {"corpus": {"root": str(root)}, "split": {**experiment["split"], "redraws": 3}}
+    override = tmp_path / "my_recola.yaml"
+    override.write_text(yaml.safe_dump(mine))
+    files = ["--configfile", str(REPO / "configs" / "trigeorgis2016_recola.yaml"), str(override)]
+    name = experiment["corpus"]["name"]
+    res = tmp_path / "results" / name / "redraws"
+    snakemake(tmp_path, *[f"results/{name}/redraws/{r}/split/split.csv" for r in (1, 2, 3)], *files, "--cores", "1")
+    splits = [pd.read_csv(res / str(r) / "split" / "split.csv", dtype=str).set_index("speaker")["partition"]
+              for r in (1, 2, 3)]
+    published = {"P16": "train", "P21": "train", "P19": "dev", "P26": "dev", "P13": "test", "P20": "test"}
+    assert splits[0].to_dict() == published
+    for split in splits[1:]:
+        assert sorted(split[split == "test"].index) == ["P13", "P20"]
+        assert (split == "train").sum() == 2 and (split == "dev").sum() == 2
+    assert len({tuple(s.sort_index()) for s in splits}) == 3  # three different train/dev draws
+    plan = snakemake(tmp_path, "-n", *files, "--cores", "1")
+    assert f"results/{name}/tables/across_draws.csv" in plan.stdout
