@@ -28,9 +28,7 @@ rule train_network:
         "../envs/torch.yaml"
     threads: lambda w: job_resources.train_threads(systems.model_settings(config, w.model), workflow.local_exec)
     resources:
-        gpu=lambda w: job_resources.train_placement(
-            systems.model_settings(config, w.model), workflow.local_exec
-        )["gpu"],
+        gpu=lambda w: job_resources.train_placement(systems.model_settings(config, w.model), workflow.local_exec)["gpu"],
         gpu_slots=lambda w: job_resources.train_placement(
             systems.model_settings(config, w.model), workflow.local_exec
         )["gpu_slots"],
