@@ -230,7 +230,7 @@ def gpu_memory_mb(network: str, n_parameters: int, batch: int, k: int = 1) -> fl
 
 
 def job_placement(network: str, batch: int, k: int, mode: str, memory_mb: float = 0.0,
-                  device_mb: float | None = H100_MB, fraction: float | None = None,
+                  device_mb: float | None = H100_MB, fraction: float | None = None, precision: str = "bf16",
                   costs: Costs | None = None) -> dict:
     """How a GPU job of k trainings side by side holds a machine where jobs share the GPU: `threads`
     (`job_cores`), `share` of the device (`job_share`; 1 where `device_mb` is unknown), its `slots` of
@@ -239,19 +239,21 @@ def job_placement(network: str, batch: int, k: int, mode: str, memory_mb: float 
     holding cores that small jobs beside the first could use; 0 for the others, which share the device."""
     from emotrace.devices import SLOTS, slots_for
 
+    if fraction is None:
+        fraction = gpu_fraction(network, batch, mode, precision, costs)
     share = job_share(network, batch, k, mode, memory_mb, device_mb, fraction, costs) if device_mb else 1.0
     slots = slots_for(share)
-    return {"threads": job_cores(network, batch, k, costs=costs), "share": share, "slots": slots,
+    return {"threads": job_cores(network, batch, k, precision, costs), "share": share, "slots": slots,
             "gpu": int(2 * slots > SLOTS)}
 
 
 def job_row(settings: Mapping, n_jobs: int, single: float, costs: Costs | None = None,
-            fraction: float | None = None, measured_mode: str = "time") -> dict:
+            fraction: float | None = None, measured_mode: str = "time", precision: str = "bf16") -> dict:
     """A model's train_network jobs for `grid_seconds`: `n_jobs` jobs of its learning rates side by side, each
     training `single` seconds alone; per sharing mode the job's seconds (`job_s_<mode>`) and placement
     (`share_<mode>`, `slots_<mode>`, `gpu_<mode>`), its `threads` and `priority` (`emotrace.priorities` on a
     machine with a GPU: the order Snakemake starts jobs in). `fraction`: one training's measured share under
-    `measured_mode`."""
+    `measured_mode`; `precision`: the one `single` was estimated at."""
     from emotrace import priorities, resources
 
     network, batch = settings["network"], int(settings["batch_size"])
@@ -260,10 +262,10 @@ def job_row(settings: Mapping, n_jobs: int, single: float, costs: Costs | None =
     row = {"network": network, "jobs": n_jobs, "trainings_per_job": k, "batch": batch,
            "priority": priorities.for_training(settings, 3600.0, gpu=True)}
     for mode in SHARING_MODES:
-        f = gpu_fraction(network, batch, mode, costs=costs)
+        f = gpu_fraction(network, batch, mode, precision, costs)
         if fraction is not None and ("time" if mode == "off" else mode) == measured_mode:
             f = fraction  # `off` packs a job's own trainings time-sliced
-        placed = job_placement(network, batch, k, mode, memory, fraction=f, costs=costs)
+        placed = job_placement(network, batch, k, mode, memory, fraction=f, precision=precision, costs=costs)
         row[f"job_s_{mode}"] = packed_seconds(single, k, f)
         row.update({f"{key}_{mode}": placed[key] for key in ("share", "slots", "gpu")}, threads=placed["threads"])
     return row

@@ -199,7 +199,8 @@ def train_placement(settings: Mapping, local_exec: bool, mode: str | None = None
     network, batch, k = settings["network"], int(settings["batch_size"]), _side_by_side(settings)
     mode = devices.sharing_mode() if mode is None else mode
     device_mb = devices.gpu_memory_mb() if device_mb is None else device_mb
-    placed = gpucost.job_placement(network, batch, k, mode, gpu_job_mb(network, batch, k), device_mb)
+    placed = gpucost.job_placement(network, batch, k, mode, gpu_job_mb(network, batch, k), device_mb,
+                                   precision=str(settings.get("precision", "fp32")))
     return {"threads": placed["threads"], "gpu": placed["gpu"], "gpu_slots": placed["slots"]}
 
 
