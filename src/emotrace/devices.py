@@ -188,8 +188,9 @@ def _lock_slots(count: int, n: int, directory: str | Path | None, log: logging.L
                     gate = try_lock(base.with_name(base.name + ".gate"))
                     if gate is not None:
                         gated = index
-                        log.warning("no GPU has %d of its %d share slots free (locks in %s); waiting for cuda:%d "
-                                    "(is --resources gpu larger than the number of GPUs?)", n, SLOTS, folder, index)
+                        log.info("no GPU has %d of its %d share slots free (locks in %s): waiting, first in line "
+                                 "for cuda:%d (other jobs hold the slots; with whole devices, is --resources gpu "
+                                 "larger than the number of GPUs?)", n, SLOTS, folder, index)
                         break
             time.sleep(poll)
     finally:
