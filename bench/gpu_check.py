@@ -3,10 +3,14 @@
 Per model at the papers' batch: the training step time in fp32 and bf16 (`emotrace.training.autocast`, the
 trainer's own code path), peak GPU memory, and GPU utilisation while training (`torch.cuda.utilization`,
 n/a without pynvml or on a CPU); then the packed-grid speedup (a DRNN's three learning rates trained by three
-processes side by side on the one device, as `emotrace.packing` trains them, against one alone), SSL
-extraction speed (WavLM Base+ architecture with random weights, `emotrace.ssl.extract`), and the paper grid
-(configs/paper.yaml, RECOLA size) extrapolated with `emotrace.gpucost` from these measurements: before and
-after issue #23's changes. Paste the table into docs/scale.md ("GPU time of the paper grid").
+processes side by side on the one device, as `emotrace.packing` trains them, against one alone), the shared-GPU
+throughput (8 DRNN trainings in 8 processes, as small jobs sharing the GPU run them under `--cores 8`, against
+one alone, in this machine's sharing mode: time-sliced, or MPS while its daemon runs), SSL extraction speed
+(WavLM Base+ architecture with random weights, `emotrace.ssl.extract`), and the paper grid (configs/paper.yaml,
+RECOLA size) extrapolated with `emotrace.gpucost` from these measurements: before issue #23, after it one job at
+a time, and with small jobs sharing the GPU (with the DRNN's measured share of it). Run it twice, the second
+time with an MPS daemon (`nvidia-cuda-mps-control -d`; stop it with `echo quit | nvidia-cuda-mps-control`), for
+both modes. Paste the table into docs/scale.md ("GPU time of the paper grid").
 
     python bench/gpu_check.py                          # the device's full check (CUDA when present)
     python bench/gpu_check.py --device cpu --quick     # under a minute on a CPU: the DRNN at batch 2 (tests)
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import FRAMES, OPTIMISERS, SEGMENT, SETUPS  # noqa: E402
 
 from emotrace import gpucost, ssl  # noqa: E402
+from emotrace.devices import sharing_mode  # noqa: E402
 from emotrace.losses import ccc_loss  # noqa: E402
 from emotrace.models import build_model  # noqa: E402
 from emotrace.training import autocast, set_precision  # noqa: E402
@@ -39,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = {"drnn": 5}  # the papers' batch; 50 for every other model
 QUICK_MODELS, QUICK_BATCH = ("drnn",), 2
 PACKED = 3  # a DRNN job's learning rates (configs/paper.yaml)
+SHARED = gpucost.CORES  # small trainings at once on the README's --cores 8: one process (and core) each
 TIME_BUDGET = 7 * 60  # seconds: models left when it is spent are reported as skipped
 
 
@@ -151,11 +157,14 @@ def run_together(k: int, name: str, device: str, batch: int, steps: int) -> floa
             p.wait(60)
 
 
-def packed_speedup(device: str, batch: int, steps: int, k: int = PACKED) -> dict:
-    """k trainings side by side against one alone: speedup = k x t(one) / t(k together)."""
-    one = run_together(1, "drnn", device, batch, steps)
+def packed_speedup(device: str, batch: int, steps: int, k: int = PACKED, one: float | None = None) -> dict:
+    """k trainings side by side against one alone (`one`: its seconds, measured here if not given): speedup =
+    k x t(one) / t(k together); `fraction`: one training's share of the GPU that this implies, t(k) / (k x t(one))
+    (an upper bound where the k did not fill the GPU)."""
+    one = run_together(1, "drnn", device, batch, steps) if one is None else one
     together = run_together(k, "drnn", device, batch, steps)
-    return {"k": k, "one_s": one, "together_s": together, "speedup": k * one / together}
+    return {"k": k, "one_s": one, "together_s": together, "speedup": k * one / together,
+            "fraction": min(1.0, max(1.0 / k, together / (k * one)))}
 
 
 def ssl_speed(device: torch.device, seconds: float) -> float:
@@ -183,15 +192,16 @@ def measured_costs(results: dict[str, dict]) -> dict[str, gpucost.StepCost]:
     return costs
 
 
-def grid_hours(costs: dict, busy: float) -> tuple[float, float]:
-    """The paper grid's GPU hours before and after issue #23, from `costs` and the packed busy fraction."""
+def grid_hours(costs: dict, fraction: float, mode: str) -> tuple[float, float, float]:
+    """The paper grid's GPU hours before issue #23, after it one job at a time, and with small jobs sharing the GPU
+    in `mode`, from `costs` and the DRNN's measured `fraction` of the GPU."""
     from snakemake.utils import validate
 
     config = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
     validate(config, str(REPO / "schemas" / "config.schema.yaml"))
-    rows = gpucost.grid_jobs(config, gpucost.expected_segments(config), costs, busy)
-    return (sum(r["jobs"] * r["job_s_before"] for r in rows) / 3600,
-            sum(r["jobs"] * r["job_s_after"] for r in rows) / 3600)
+    rows = gpucost.grid_jobs(config, gpucost.expected_segments(config), costs, {"drnn": fraction}, mode)
+    return (sum(r["jobs"] * r["job_s_before"] for r in rows) / 3600, gpucost.grid_seconds(rows, "off") / 3600,
+            gpucost.grid_seconds(rows, mode) / 3600)
 
 
 def fmt(value, spec: str) -> str:
@@ -225,10 +235,12 @@ def main(argv=None) -> None:
                 break
             results[name][precision] = time_model(name, device, batch, precision, steps)
     set_precision("fp32")
-    packed = packed_speedup(args.device, BATCH["drnn"], 2 if args.quick else 50, 2 if args.quick else PACKED)
+    pack_steps = 2 if args.quick else 50
+    packed = packed_speedup(args.device, BATCH["drnn"], pack_steps, 2 if args.quick else PACKED)
+    shared = packed_speedup(args.device, BATCH["drnn"], pack_steps, 3 if args.quick else SHARED, packed["one_s"])
+    mode = sharing_mode() if device.type == "cuda" else "time"
     ssl_x = ssl_speed(device, 1.0 if args.quick else 120.0)
-    busy = min(1.0, max(1.0 / packed["k"], packed["together_s"] / (packed["k"] * packed["one_s"])))
-    before_h, after_h = grid_hours(measured_costs(results), busy)
+    before_h, after_h, shared_h = grid_hours(measured_costs(results), shared["fraction"], mode)
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"gpu_check on {name} ({device}), {steps} timed steps per model and precision"
@@ -246,9 +258,12 @@ def main(argv=None) -> None:
               f"{fmt(fp32['util'], '.0f')} |")
     print(f"| packed grid: {packed['k']} DRNN trainings side by side | {BATCH['drnn']} | | "
           f"one {packed['one_s']:.2f} s | together {packed['together_s']:.2f} s | {packed['speedup']:.2f} x | | |")
+    print(f"| shared GPU ({mode}): {shared['k']} DRNN trainings in {shared['k']} processes | {BATCH['drnn']} | | "
+          f"one {shared['one_s']:.2f} s | together {shared['together_s']:.2f} s | {shared['speedup']:.2f} x | | "
+          f"share {shared['fraction']:.2f} |")
     print(f"| SSL extraction, WavLM Base+ (random weights) | | | {ssl_x:.1f} x real time | | | | |")
     print(f"| paper grid (configs/paper.yaml, RECOLA size), extrapolated | | | before {before_h:.1f} h | "
-          f"after {after_h:.1f} h | {before_h / after_h:.1f} x | | |")
+          f"one job at a time {after_h:.1f} h | {before_h / after_h:.1f} x | shared ({mode}) {shared_h:.1f} h | |")
 
 
 if __name__ == "__main__":

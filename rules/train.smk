@@ -26,9 +26,12 @@ rule train_network:
     priority: training_priority
     conda:
         "../envs/torch.yaml"
-    threads: 4
+    threads: lambda w: job_resources.train_threads(systems.model_settings(config, w.model), workflow.local_exec)
     resources:
-        gpu=1,
+        gpu=lambda w: job_resources.train_placement(systems.model_settings(config, w.model), workflow.local_exec)["gpu"],
+        gpu_slots=lambda w: job_resources.train_placement(
+            systems.model_settings(config, w.model), workflow.local_exec
+        )["gpu_slots"],
         mem_mb=lambda w, input, attempt: job_resources.for_training(
             systems.model_settings(config, w.model), input, attempt, TRAIN_GPU
         )["mem_mb"],

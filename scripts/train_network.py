@@ -17,7 +17,9 @@ feature_args = {}
 if "features" in snakemake.input.keys():
     stats = snakemake.input.stats if "stats" in snakemake.input.keys() else None
     feature_args = feature_inputs(stats, snakemake.input.features, p["settings"]["features"], snakemake.config.get("ssl"))
-with claim_device(log=log) as held:  # with several GPUs, one no other running job holds
+# a device no other running job holds, or (gpu_slots: jobs share this machine's GPUs) this job's share of one
+slots = int(getattr(snakemake.resources, "gpu_slots", 0) or 0)
+with claim_device(log=log, slots=slots or None) as held:
     train_system(p["settings"], w.objective, p["dimensions"], int(w.seed), parts, Path(snakemake.output.model).parent,
                  log, trained_on=trained_on(snakemake.config["corpus"], snakemake.config["split"], parts),
                  device=held.device, **feature_args)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from emotrace import gpucost
+from emotrace import devices, gpucost
 from emotrace.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +34,11 @@ def test_step_and_training_costs():
         gpucost.cost("svr")
 
 
-def test_paper_grid_estimate_before_and_after():
-    """60 network jobs, 108 trainings; the model reproduces the issue's 13-15 h estimate of the trainer as it was."""
+def test_paper_grid_estimate_before_and_after(monkeypatch):
+    """60 network jobs, 108 trainings; the model reproduces the issue's 13-15 h estimate of the trainer as it was.
+    After it: 3.8 h one job at a time; small jobs sharing the GPU time-sliced gain nothing (a DRNN job's three
+    rates already fill the GPU's time line); under MPS, bound by the 8 host cores, the grid fits in 2 h, and
+    still does if the latency-bound kernels hold 2.5 x the SMs assumed."""
     config = paper()
     sizes = gpucost.expected_segments(config)
     assert sizes == {"train": 16 * 149, "dev": 15 * 51}
@@ -44,3 +47,48 @@ def test_paper_grid_estimate_before_and_after():
     before = sum(r["jobs"] * r["job_s_before"] for r in rows) / 3600
     after = sum(r["jobs"] * r["job_s_after"] for r in rows) / 3600
     assert 12 < before < 17 and after < before / 3
+    hours = {mode: gpucost.grid_seconds(rows, mode) / 3600 for mode in gpucost.SHARING_MODES}
+    assert hours["off"] == pytest.approx(after)  # one GPU job at a time: the jobs' sum
+    assert 3 < hours["time"] <= hours["off"] * (1 + 1e-9) and hours["mps"] <= 2.0
+    drnn = next(r for r in rows if r["model"] == "drnn_compare")
+    assert (drnn["slots_time"], drnn["gpu_time"], drnn["threads"]) == (devices.SLOTS, 1, 4)  # 3 x 0.35 > 1
+    assert drnn["slots_mps"] <= 5 and drnn["gpu_mps"] == 0
+    assert gpucost.grid_seconds(rows, "mps", cores=16) / 3600 < hours["mps"] * 0.8  # the host cores bound MPS
+    monkeypatch.setattr(gpucost, "LATENCY_SM_SHARE", 2.5 * gpucost.LATENCY_SM_SHARE)
+    assert gpucost.grid_seconds(gpucost.grid_jobs(config, sizes), "mps") / 3600 <= 2.0
+
+
+def test_a_measured_share_replaces_the_assumed_one():
+    """bench/gpu_check.py measures one DRNN training's share of the GPU: a smaller one lets more jobs share it."""
+    config = paper()
+    sizes = gpucost.expected_segments(config)
+    assumed = gpucost.grid_seconds(gpucost.grid_jobs(config, sizes), "time")
+    measured = gpucost.grid_jobs(config, sizes, fractions={"drnn": 0.1}, measured_mode="time")
+    assert next(r for r in measured if r["network"] == "drnn")["slots_time"] == 6
+    assert gpucost.grid_seconds(measured, "time") < assumed * 0.8
+    mps_measured = gpucost.grid_jobs(config, sizes, fractions={"drnn": 0.1}, measured_mode="mps")
+    assert gpucost.grid_seconds(mps_measured, "time") == pytest.approx(assumed)  # a figure of the other mode
+
+
+def test_gpu_fractions_and_cores_of_a_training():
+    assert gpucost.gpu_fraction("drnn", 5, "time") == pytest.approx(gpucost.LATENCY_BUSY, abs=0.01)
+    assert gpucost.gpu_fraction("drnn", 5, "mps") == pytest.approx(gpucost.LATENCY_SM_SHARE, abs=0.01)
+    assert gpucost.gpu_fraction("e2e2017", 50, "time") > gpucost.gpu_fraction("e2e", 50, "time")  # more arithmetic
+    assert gpucost.gpu_fraction("my.plugin:Net", 50, "mps") == 1.0  # no constants: a whole GPU
+    assert gpucost.job_cores("drnn", 5, 3) == 4 and gpucost.job_cores("drnn", 5, 1) == 2
+    assert gpucost.job_cores("blstm6373", 50) == 1 + gpucost.LOADING_WORKERS  # loading bound: every worker busy
+    assert gpucost.job_share("e2e", 50, 1, "off") == 1.0
+    assert gpucost.job_share("drnn", 5, 1, "mps", memory_mb=40 * 1024) == pytest.approx(0.5)  # memory counts
+    with pytest.raises(InputError, match="unknown mode"):
+        gpucost.gpu_fraction("drnn", 5, "shared")
+
+
+def test_schedule_runs_jobs_as_snakemake_and_the_share_slots_do():
+    job = gpucost.Job
+    assert gpucost.schedule([job("a", 10, 1, 0, 10), job("b", 10, 1, 0, 10)]) == 10  # two halves side by side
+    assert gpucost.schedule([job("a", 10, 1, 0, 10), job("b", 10, 1, 0, 10), job("c", 5, 1, 1, 20)]) == 15
+    assert gpucost.schedule([job(str(i), 10, 4, 0, 2) for i in range(4)], cores=8) == 20  # cores bound them
+    # a started job holds its cores while it waits for slots: `late` cannot start before `big` ends
+    assert gpucost.schedule([job("big", 10, 2, 1, 20), job("small", 10, 6, 0, 1), job("late", 10, 1, 0, 1)]) == 20
+    assert gpucost.schedule([job("exclusive", 10, 1, 1, 20), job("next", 10, 1, 1, 1)]) == 20  # the gpu pool of 1
+    assert gpucost.schedule([job("cpu", 7, 16, 0, 0)], cores=8) == 7  # threads are capped at the cores

@@ -12,14 +12,22 @@ A training step of batch B costs `latency + B * per_segment` on the GPU (`per_se
 bf16); before the changes of issue #23 the host also read (and, for `blstm6373`, z-scored in float64) each
 item on the training process and waited for the GPU once per step (`loss.item()`), and the dev set was
 evaluated at the training batch. A job trains its learning rates one after another (before) or side by side
-on its GPU (after, `emotrace.packing`), which costs `max(1, k * GPU_BUSY)` times one training when k share it.
+on its GPU (after, `emotrace.packing`), which costs `max(1, k * f)` times one training when k share it, f being
+one training's fraction of the GPU (`gpu_fraction`).
+
+Small jobs also share a GPU with each other (`emotrace.devices`: share slots per device; `schedule` runs the
+grid's jobs through that mechanism on `CORES` cores). How far that goes depends on how the GPU runs kernels of
+different processes: time-sliced (the default: a context's kernels never run beside another's, so sharing
+fills only the gaps a training leaves while its host launches kernels, and k trainings cost `max(1, k x busy)`)
+or concurrently under NVIDIA MPS (kernels of different processes on different SMs: a latency-bound training
+occupies a few of them, so the host cores, one per training, bound how many run at once).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from emotrace.errors import InputError
 
@@ -66,8 +74,24 @@ SYNC_SECONDS = 0.002
 """Per step with a host sync: the launch work the CPU can no longer queue ahead of the GPU."""
 EVAL_FRACTION = 1 / 3
 """A forward pass without gradients, relative to a training step."""
-GPU_BUSY = 0.35
-"""Fraction of a small training's wall time the GPU spends executing its kernels (recurrent, latency bound)."""
+LATENCY_BUSY = 0.35
+"""Fraction of a step's latency floor during which the GPU executes the training's kernels (the rest: the host
+launching them, Python); for the DRNN, whose step is all latency, the fraction of its wall time the GPU is busy
+with it. Assumed, not measured: `bench/gpu_check.py` measures it (its packed and shared rows)."""
+GPU_BUSY = LATENCY_BUSY
+LATENCY_SM_SHARE = 0.06
+"""Fraction of the H100's 132 SMs that latency-bound kernels occupy while they run: a recurrent step's GEMM at
+batch 5-50 and hidden 64-128 (5 x 256 outputs per direction for the DRNN) tiles into at most ~8 thread blocks,
+one SM each; the gate and optimiser kernels are smaller still. What kernels of other processes can use beside
+them under MPS; an estimate from the shapes, not measured."""
+SHARING_MODES = ("time", "mps", "off")
+"""How jobs share a GPU (`emotrace.devices.sharing_mode`): time-sliced, concurrently under NVIDIA MPS, or not."""
+CORES = 8
+"""Cores of the grid estimate: the README's command, `snakemake --cores 8 --resources gpu=1`."""
+LOADING_WORKERS = 4
+"""Loading workers of a GPU job (`training.MAX_AUTO_WORKERS`, shared by the trainings side by side)."""
+H100_MB = 80 * 1024
+"""GPU memory of the H100 the estimates are for."""
 MEAN_EPOCHS = 70
 """Epochs a training runs on average before early stopping (max 100, patience 10) for the grid estimates."""
 CUDA_CONTEXT_MB = 600
@@ -115,19 +139,144 @@ def training_seconds(network: str, batch: int, n_train: int, n_eval: int, epochs
 
 
 def packed_seconds(single: float, k: int, busy: float = GPU_BUSY) -> float:
-    """Wall time of k trainings of `single` seconds each, side by side on one GPU."""
+    """Wall time of k trainings of `single` seconds each, side by side on one GPU, each using `busy` of it."""
     return single * max(1.0, k * busy)
 
 
+def wall_step_seconds(network: str, batch: int, precision: str = "bf16", costs: Costs | None = None) -> float:
+    """Wall seconds of a training step with loading workers (`improved`): the GPU's step or the loading, the longer."""
+    return max(step_seconds(network, batch, precision, costs), batch * cost(network, costs).host_now / LOADING_WORKERS)
+
+
+def gpu_fraction(network: str, batch: int, mode: str = "time", precision: str = "bf16",
+                 costs: Costs | None = None) -> float:
+    """One training's share of a GPU while it trains: its arithmetic in full, plus its latency floor x
+    LATENCY_BUSY (time-sliced: the time the GPU runs its kernels, which no other process's kernels can use) or
+    x LATENCY_SM_SHARE (MPS: the SMs its small kernels hold), over its wall step (`off`: time-sliced, as
+    a job's own trainings side by side still are); 1 (all of it) for a network without constants."""
+    if mode not in SHARING_MODES:
+        raise InputError("gpu sharing", f"unknown mode {mode!r}; known: {list(SHARING_MODES)}")
+    if network not in (H100 if costs is None else costs):
+        return 1.0
+    c = cost(network, costs)
+    compute = batch * c.per_segment * (BF16_COMPUTE if precision == "bf16" else 1.0)
+    latency = c.latency * (LATENCY_SM_SHARE if mode == "mps" else LATENCY_BUSY)
+    return min(1.0, (compute + latency) / wall_step_seconds(network, batch, precision, costs))
+
+
+def job_cores(network: str, batch: int, k: int = 1, precision: str = "bf16", costs: Costs | None = None) -> int:
+    """Cores a GPU job of k trainings side by side keeps busy: one per training's process (a latency-bound
+    training's host launches kernels without pause) plus its loading workers' share (at most LOADING_WORKERS)."""
+    if network not in (H100 if costs is None else costs):
+        return k + LOADING_WORKERS
+    loading = batch * cost(network, costs).host_now / wall_step_seconds(network, batch, precision, costs)
+    return math.ceil(k + min(LOADING_WORKERS, k * loading) - 1e-9)
+
+
+def job_share(network: str, batch: int, k: int, mode: str, memory_mb: float = 0.0, device_mb: float = H100_MB,
+              fraction: float | None = None, costs: Costs | None = None) -> float:
+    """A job's share of one GPU, at most 1: its k trainings' `gpu_fraction` (or a measured `fraction`) or
+    their memory on a device of `device_mb`, whichever is larger; 1 with `off` (no sharing)."""
+    if mode == "off":
+        return 1.0
+    f = gpu_fraction(network, batch, mode, costs=costs) if fraction is None else fraction
+    return min(1.0, max(k * f, memory_mb / device_mb))
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job for `schedule`: seconds once it runs, threads it holds, `gpu` of Snakemake's pool (`--resources
+    gpu=1`: an exclusive job holds 1, a sharing one 0), and its share slots of the device (0: a CPU job)."""
+
+    name: str
+    seconds: float
+    threads: int
+    gpu: int = 0
+    slots: int = 0
+
+
+def schedule(jobs: Sequence[Job], cores: int = CORES, gpus: int = 1, slots: int = 20) -> float:
+    """Seconds until the last of `jobs` ends, run as the pipeline runs them on one machine with one GPU of `slots`
+    share slots: Snakemake starts, in the given (priority) order, every job whose threads (at most `cores`) fit
+    the free cores and whose `gpu` fits the free pool; a started job holds its cores and waits, first come first
+    served, for its slots of the device (`emotrace.devices.claim_device`), then runs `seconds`. Sharing jobs run
+    at full speed because their shares sum to at most one device (`job_share`)."""
+    queue, waiting, running = list(jobs), [], []  # running: (end, job)
+    free_cores, free_gpu, free_slots, now = cores, gpus, slots, 0.0
+    while queue or waiting or running:
+        for job in list(queue):
+            threads = min(job.threads, cores)
+            if threads <= free_cores and job.gpu <= free_gpu:
+                queue.remove(job)
+                free_cores, free_gpu = free_cores - threads, free_gpu - job.gpu
+                waiting.append(job)
+        while waiting and min(waiting[0].slots, slots) <= free_slots:
+            job = waiting.pop(0)
+            free_slots -= min(job.slots, slots)
+            running.append((now + job.seconds, job))
+        if not running:
+            raise InputError("schedule", f"jobs cannot start on {cores} cores and {gpus} GPU: {queue + waiting}")
+        running.sort(key=lambda r: r[0])
+        now, job = running.pop(0)
+        free_cores, free_gpu = free_cores + min(job.threads, cores), free_gpu + job.gpu
+        free_slots += min(job.slots, slots)
+    return now
+
+
 def gpu_memory_mb(network: str, n_parameters: int, batch: int, k: int = 1) -> float:
-    """GPU memory of k trainings side by side: context, weight copies, activations of one batch each."""
-    return CUDA_CONTEXT_MB + k * (n_parameters * 4 * WEIGHT_COPIES / 2**20 + batch * cost(network).gpu_mb)
+    """GPU memory of k trainings side by side, one process each: per training a CUDA context, the weight copies
+    and the activations of one batch."""
+    return k * (CUDA_CONTEXT_MB + n_parameters * 4 * WEIGHT_COPIES / 2**20 + batch * cost(network).gpu_mb)
 
 
-def grid_jobs(config: Mapping, sizes: Mapping[str, int], costs: Costs | None = None, busy: float = GPU_BUSY) -> list[dict]:
-    """Per network model of a config: its jobs, trainings per job, batch, and the estimated GPU seconds of a job
-    before and after (`sizes`: train and dev segment counts, `expected_segments`; `costs` and `busy` measured
-    ones where bench/gpu_check.py has them)."""
+def job_placement(network: str, batch: int, k: int, mode: str, memory_mb: float = 0.0,
+                  device_mb: float | None = H100_MB, fraction: float | None = None, precision: str = "bf16",
+                  costs: Costs | None = None) -> dict:
+    """How a GPU job of k trainings side by side holds a machine where jobs share the GPU: `threads`
+    (`job_cores`), `share` of the device (`job_share`; 1 where `device_mb` is unknown), its `slots` of
+    `emotrace.devices.SLOTS`, and `gpu` of Snakemake's pool (`--resources gpu=1`): 1 for a job that takes more
+    than half of the device, so that Snakemake starts no second one, which could only wait for the device while
+    holding cores that small jobs beside the first could use; 0 for the others, which share the device."""
+    from emotrace.devices import SLOTS, slots_for
+
+    if fraction is None:
+        fraction = gpu_fraction(network, batch, mode, precision, costs)
+    share = job_share(network, batch, k, mode, memory_mb, device_mb, fraction, costs) if device_mb else 1.0
+    slots = slots_for(share)
+    return {"threads": job_cores(network, batch, k, precision, costs), "share": share, "slots": slots,
+            "gpu": int(2 * slots > SLOTS)}
+
+
+def job_row(settings: Mapping, n_jobs: int, single: float, costs: Costs | None = None,
+            fraction: float | None = None, measured_mode: str = "time", precision: str = "bf16") -> dict:
+    """A model's train_network jobs for `grid_seconds`: `n_jobs` jobs of its learning rates side by side, each
+    training `single` seconds alone; per sharing mode the job's seconds (`job_s_<mode>`) and placement
+    (`share_<mode>`, `slots_<mode>`, `gpu_<mode>`), its `threads` and `priority` (`emotrace.priorities` on a
+    machine with a GPU: the order Snakemake starts jobs in). `fraction`: one training's measured share under
+    `measured_mode`; `precision`: the one `single` was estimated at."""
+    from emotrace import priorities, resources
+
+    network, batch = settings["network"], int(settings["batch_size"])
+    k = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
+    memory = resources.gpu_job_mb(network, batch, k)
+    row = {"network": network, "jobs": n_jobs, "trainings_per_job": k, "batch": batch,
+           "priority": priorities.for_training(settings, 3600.0, gpu=True)}
+    for mode in SHARING_MODES:
+        f = gpu_fraction(network, batch, mode, precision, costs)
+        if fraction is not None and ("time" if mode == "off" else mode) == measured_mode:
+            f = fraction  # `off` packs a job's own trainings time-sliced
+        placed = job_placement(network, batch, k, mode, memory, fraction=f, precision=precision, costs=costs)
+        row[f"job_s_{mode}"] = packed_seconds(single, k, f)
+        row.update({f"{key}_{mode}": placed[key] for key in ("share", "slots", "gpu")}, threads=placed["threads"])
+    return row
+
+
+def grid_jobs(config: Mapping, sizes: Mapping[str, int], costs: Costs | None = None,
+              fractions: Mapping[str, float] | None = None, measured_mode: str = "time") -> list[dict]:
+    """Per network model of a config (`job_row`), with `model`, `epochs`, the estimated seconds of a job before
+    issue #23 (`job_s_before`: learning rates one after another, the trainer as it was) and after, one job at a
+    time (`job_s_after`). `sizes`: train and dev segment counts (`expected_segments`); `costs`, and `fractions`
+    of one training by network under `measured_mode`, the measured ones where bench/gpu_check.py has them."""
     from emotrace import systems
 
     rows = []
@@ -135,15 +284,27 @@ def grid_jobs(config: Mapping, sizes: Mapping[str, int], costs: Costs | None = N
         s = systems.model_settings(config, model)
         if s["network"] not in (H100 if costs is None else costs):
             continue
-        n_lr = len(s["lr"]) if isinstance(s["lr"], list) else 1
         n_jobs = len(s["objectives"]) * len(systems.targets(config, model)) * len(s.get("seeds", config["seeds"]))
         epochs = min(MEAN_EPOCHS, int(s["max_epochs"]))
         args = (s["network"], int(s["batch_size"]), sizes["train"], sizes["dev"], epochs)
-        before = n_lr * training_seconds(*args, improved=False, costs=costs)
-        after = packed_seconds(training_seconds(*args, improved=True, costs=costs), n_lr, busy)
-        rows.append({"model": model, "network": s["network"], "jobs": n_jobs, "trainings_per_job": n_lr,
-                     "batch": int(s["batch_size"]), "epochs": epochs, "job_s_before": before, "job_s_after": after})
+        row = job_row(s, n_jobs, training_seconds(*args, improved=True, costs=costs), costs,
+                      (fractions or {}).get(s["network"]), measured_mode)
+        row.update(model=model, epochs=epochs, job_s_after=row["job_s_off"],
+                   job_s_before=row["trainings_per_job"] * training_seconds(*args, improved=False, costs=costs))
+        rows.append(row)
     return rows
+
+
+def grid_seconds(rows: Sequence[Mapping], mode: str, cores: int = CORES) -> float:
+    """Wall seconds of the jobs of `job_row`s on one GPU and `cores` cores, shared as `mode` says, started in the
+    pipeline's priority order (`schedule`); `off`: one GPU job at a time, as before sharing."""
+    from emotrace.devices import SLOTS
+
+    jobs = []
+    for r in sorted(rows, key=lambda r: -r["priority"]):
+        jobs += [Job(f"{r['network']}#{i}", r[f"job_s_{mode}"], r["threads"], r[f"gpu_{mode}"], r[f"slots_{mode}"])
+                 for i in range(r["jobs"])]
+    return schedule(jobs, cores, slots=SLOTS)
 
 
 def expected_segments(config: Mapping) -> dict[str, int]:

@@ -5,6 +5,11 @@ With every job at the same priority, Snakemake prefers ready jobs with the large
 model then waited for those few late jobs while cores idled. Here feature extraction and statistics come first
 (many trainings wait on them), then trainings by their expected length, longest first, so that short jobs fill
 the cores at the end instead of one long job running alone.
+
+On a machine with a GPU the trainings' order follows their expected GPU time instead (`emotrace.gpucost`), all of
+them above the SVRs: there the GPU is what the run waits on, and small jobs share it (`emotrace.devices`), so the
+long latency-bound DRNN jobs go first and the short jobs that take most of the GPU do not cut in between them
+(each of those would make the next DRNN job wait for the device while holding its cores).
 """
 
 from __future__ import annotations
@@ -44,8 +49,35 @@ def expected_svr_seconds(settings: Mapping) -> float:
     return base * frames * len(settings["c_grid"]) / SVR_MEASURED["c_values"]
 
 
-def for_training(settings: Mapping, audio_seconds: float) -> float:
-    """Priority of a train_network job: its expected CPU seconds (below FEATURES)."""
+GPU_TRAINING = 10**8
+"""Priority of train_network jobs on a machine with a GPU, plus their expected GPU seconds: above every SVR."""
+TRAIN_HOP_SECONDS = 2.0
+"""Training segments per second of audio for the GPU order (the papers' hop; the order does not depend on it)."""
+
+
+def expected_gpu_seconds(settings: Mapping, audio_seconds: float) -> float:
+    """GPU seconds a network's training job is expected to take on one H100 (`emotrace.gpucost`, bf16 with loading
+    workers): `max_epochs` epochs of its learning rates side by side over the segments of `audio_seconds`."""
+    from emotrace import gpucost
+
+    network, batch = settings["network"], int(settings["batch_size"])
+    if network not in gpucost.H100:
+        network = max(gpucost.H100, key=lambda n: gpucost.H100[n].per_segment)
+    lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
+    epoch = audio_seconds / TRAIN_HOP_SECONDS / batch * gpucost.wall_step_seconds(network, batch)
+    return gpucost.packed_seconds(int(settings["max_epochs"]) * epoch, len(lrs),
+                                  gpucost.gpu_fraction(network, batch, "time"))
+
+
+def for_training(settings: Mapping, audio_seconds: float, gpu: bool | None = None) -> float:
+    """Priority of a train_network job: its expected CPU seconds (below FEATURES); where the machine running
+    Snakemake has a GPU (`gpu`, default `emotrace.devices.gpus_present`), GPU_TRAINING + its expected GPU seconds."""
+    if gpu is None:
+        from emotrace.devices import gpus_present
+
+        gpu = gpus_present()
+    if gpu:
+        return min(FEATURES - 1, GPU_TRAINING + expected_gpu_seconds(settings, audio_seconds))
     return min(FEATURES - 1, expected_training_seconds(settings, audio_seconds))
 
 

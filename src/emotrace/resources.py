@@ -132,14 +132,12 @@ def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segment
     if not gpu:
         minutes = 2 + n_lr * epochs * n_segments * STEP_SECONDS.get(network, PLUGIN_STEP_SECONDS) / 60
         return _request(held + batch_size * activation, minutes, attempt)
-    known = network if network in gpucost.H100 else max(gpucost.H100, key=lambda n: gpucost.H100[n].per_segment)
+    known = network if network in gpucost.H100 else _costliest()
     step = gpucost.cost(known)
     single = gpucost.training_seconds(known, batch_size, round(n_segments), 0, epochs, precision="fp32")
     request = _request(held + GPU_BATCHES_IN_FLIGHT * n_lr * batch_size * step.input_mb,
                        2 + gpucost.packed_seconds(single, n_lr) / 60, attempt)
-    params = n_parameters if n_parameters is not None else GPU_PARAMETERS.get(network, max(GPU_PARAMETERS.values()))
-    gpu_mb = gpucost.gpu_memory_mb(known, params, batch_size, n_lr)
-    request["gpu_mem_mb"] = int(math.ceil(gpu_mb * MARGIN / 100) * 100) * attempt
+    request["gpu_mem_mb"] = int(math.ceil(gpu_job_mb(network, batch_size, n_lr, n_parameters) / 100) * 100) * attempt
     return request
 
 
@@ -177,6 +175,58 @@ def gets_gpu(local_exec: bool) -> bool:
     from emotrace.devices import gpus_present
 
     return not local_exec or gpus_present()
+
+
+TRAIN_THREADS = 4
+"""Threads of a train_network job on a CPU or under a cluster executor (the rule's value before GPU sharing)."""
+
+
+def train_placement(settings: Mapping, local_exec: bool, mode: str | None = None,
+                    device_mb: float | None = None) -> dict:
+    """How a train_network job holds the machine: `threads`, `gpu` (of Snakemake's pool, `--resources gpu=1`) and
+    `gpu_slots` (its share slots of a device, `emotrace.devices`; 0: no sharing, no slot locks).
+
+    On a CPU-only machine and under a cluster executor (each job its own GPU), as before sharing: TRAIN_THREADS,
+    gpu=1, no slots. On a local machine with a GPU, a job shares the device by its share in the cost model
+    (`emotrace.gpucost.job_share` under `mode`, default `devices.sharing_mode()`, and its memory on a device of
+    `device_mb`, default the smallest GPU's, unknown: no sharing): a share below one device takes that many slots and
+    gpu=0, so that several run beside each other and beside a job holding the pool; a whole device takes every slot
+    and gpu=1. Its threads are the cores its trainings keep busy (`gpucost.job_cores`), whatever the mode."""
+    from emotrace import devices
+
+    if not local_exec or not devices.gpus_present():
+        return {"threads": TRAIN_THREADS, "gpu": 1, "gpu_slots": 0}
+    network, batch, k = settings["network"], int(settings["batch_size"]), _side_by_side(settings)
+    mode = devices.sharing_mode() if mode is None else mode
+    device_mb = devices.gpu_memory_mb() if device_mb is None else device_mb
+    placed = gpucost.job_placement(network, batch, k, mode, gpu_job_mb(network, batch, k), device_mb,
+                                   precision=str(settings.get("precision", "fp32")))
+    return {"threads": placed["threads"], "gpu": placed["gpu"], "gpu_slots": placed["slots"]}
+
+
+def gpu_job_mb(network: str, batch: int, k: int, n_parameters: int | None = None) -> float:
+    """GPU memory of a job of k trainings side by side, with MARGIN: weights `n_parameters`, else GPU_PARAMETERS
+    (the costliest network and the most weights standing for one without constants)."""
+    params = n_parameters if n_parameters is not None else GPU_PARAMETERS.get(network, max(GPU_PARAMETERS.values()))
+    known = network if network in gpucost.H100 else _costliest()
+    return gpucost.gpu_memory_mb(known, params, batch, k) * MARGIN
+
+
+def train_threads(settings: Mapping, local_exec: bool) -> int:
+    """Threads of a train_network job (`train_placement`; the rule's `threads:` fits on one line)."""
+    return train_placement(settings, local_exec)["threads"]
+
+
+def _side_by_side(settings: Mapping) -> int:
+    """Trainings a job runs side by side on a GPU (`training.pack`: `auto`, all of its learning rates)."""
+    n = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
+    pack = settings.get("pack", "auto")
+    return n if pack == "auto" else max(1, min(int(pack), n))
+
+
+def _costliest() -> str:
+    """The network with the costliest GPU step, standing for one without constants (a plug-in)."""
+    return max(gpucost.H100, key=lambda n: gpucost.H100[n].per_segment)
 
 
 def for_svr(settings: Mapping, input, attempt: int) -> dict:
