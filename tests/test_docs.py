@@ -31,9 +31,11 @@ def rule_paths(kind: str) -> list[str]:
 
 
 def as_regex(pattern: str) -> re.Pattern:
-    """A rule's path with its placeholders ({CORPUS}, {{recording}}, {corpus}) matching one path segment."""
-    parts = re.split(r"\{\{?[^}]+\}?\}", pattern)
-    return re.compile("[^/]+".join(re.escape(p) for p in parts))
+    """A rule's path with its placeholders ({CORPUS}, {{recording}}, {corpus}) matching one path segment;
+    {DRAW_PART} (rules/common.smk) matches nothing or `<kind>/<draw>/`."""
+    draw_parts = pattern.split("{DRAW_PART}")
+    regexes = ["[^/]+".join(re.escape(p) for p in re.split(r"\{\{?[^}]+\}?\}", part)) for part in draw_parts]
+    return re.compile("(?:[^/]+/[^/]+/)?".join(regexes))
 
 
 def expand(mention: str) -> list[str]:

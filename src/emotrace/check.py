@@ -553,7 +553,7 @@ def corpus_shape(config: Mapping, manifest: pd.DataFrame | None, split: Mapping 
 def plan(config: Mapping, shape: Mapping) -> dict:
     """Jobs per rule, disk, the largest memory request and the time per stage of the config on a corpus of
     `shape` (corpus_shape), each figure with its basis: measured, extrapolated, or formula."""
-    from emotrace import resources, systems
+    from emotrace import gpucost, resources, systems
     from emotrace.folds import draw_plan
     from emotrace.identity import extra_systems
 
@@ -627,6 +627,7 @@ def plan(config: Mapping, shape: Mapping) -> dict:
     for s in grid:
         by_model.setdefault(s.model, []).append(s)
     n_train_segments = sizes["segments"] / resources.SEGMENT_FILE_MB
+    gpu_rows = []  # the training jobs as gpucost.grid_seconds schedules them on one GPU
     for model, runs in by_model.items():
         st = settings[model]
         epochs = int(st["max_epochs"]) if st["network"] != "svr" else 1
@@ -651,6 +652,8 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         add(f"train_network/{model}", k * len(runs), k * per_epoch * epochs * len(runs),
             f"{basis}; {epochs} epochs at most (early stopping may end sooner); GPU: estimate, "
             f"emotrace.gpucost (one H100, unmeasured)", k * len(runs) * gpu_training_seconds(st, n_train_segments))
+        gpu_rows.append(gpucost.job_row(st, k * len(runs), gpu_training_seconds(st, n_train_segments, alone=True),
+                                        precision=str(st.get("precision", "fp32"))))
     if systems.has_ssl(config):
         add("extract_ssl", n, shape["seconds"] / SSL_REAL_TIME,
             f"measured for WavLM Base+ ({SSL_REAL_TIME}x real time on 2 cores, README 'Self-supervised features'); "
@@ -680,17 +683,22 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         "disk_total_mb": disk_total,
         "stages": stages,
         "cpu_h_total": sum(known),
-        "gpu_h_total": sum(s["gpu_h"] or 0.0 for s in stages),
+        "gpu_h_sum": sum(s["gpu_h"] or 0.0 for s in stages),
+        # wall hours of the training jobs on one H100 and 8 cores, small trainings sharing the GPU
+        # (time-sliced, the default; under MPS: emotrace.devices), from gpucost's schedule
+        "gpu_h_total": gpucost.grid_seconds(gpu_rows, "time") / 3600 if gpu_rows else 0.0,
+        "gpu_h_total_mps": gpucost.grid_seconds(gpu_rows, "mps") / 3600 if gpu_rows else 0.0,
         "gpu_note": ("GPU hours: estimates for one H100 from the cost model emotrace.gpucost, not measured yet "
                      "(docs/scale.md, 'GPU time of the paper grid (estimates)'); training jobs with their "
-                     "learning rates side by side, at most max_epochs epochs; n/a where the model has no estimate "
-                     "(extract_ssl)"),
+                     "learning rates side by side, at most max_epochs epochs; the total schedules the jobs as the "
+                     "pipeline runs them, small trainings sharing the GPU (emotrace.devices: time-sliced by default, "
+                     "side by side under NVIDIA MPS); n/a where the model has no estimate (extract_ssl)"),
         "cpu_note": ("CPU hours: wall-clock hours on 2 CPU cores (the measuring machine, docs/scale.md), "
                      "jobs one at a time; training at most max_epochs epochs"),
     }
 
 
-def gpu_training_seconds(settings: Mapping, n_train_segments: float) -> float:
+def gpu_training_seconds(settings: Mapping, n_train_segments: float, alone: bool = False) -> float:
     """Estimated seconds of one training job on one H100 (`emotrace.gpucost`): its learning rates side by side
     (training.pack), at most max_epochs epochs; a network without GPU constants counts as the costliest."""
     from emotrace import gpucost
@@ -701,7 +709,7 @@ def gpu_training_seconds(settings: Mapping, n_train_segments: float) -> float:
     precision = str(settings.get("precision", "fp32"))
     single = gpucost.training_seconds(network, int(settings["batch_size"]), round(n_train_segments), 0,
                                       int(settings["max_epochs"]), precision=precision)
-    return gpucost.packed_seconds(single, int(_lrs(settings)))
+    return single if alone else gpucost.packed_seconds(single, int(_lrs(settings)))
 
 
 def follow_command(config: Mapping) -> dict:
@@ -871,8 +879,9 @@ def render(report: Mapping) -> str:
             gpu = "n/a" if s["gpu_h"] is None else (_hours(s["gpu_h"]) if s["gpu_h"] else "-")
             lines.append(f"    {s['stage']:32s} {s['jobs']:4d} jobs  CPU {_hours(s['cpu_h']):>10s}  GPU {gpu:13s}"
                          f"  {s['basis']}")
-        lines.append(f"  total CPU: {_hours(pl['cpu_h_total'])}; total GPU (estimate, one H100): "
-                     f"{_hours(pl['gpu_h_total'])}")
+        lines.append(f"  total CPU: {_hours(pl['cpu_h_total'])}; total GPU (estimate, one H100, 8 cores, small "
+                     f"trainings sharing it): {_hours(pl['gpu_h_total'])} time-sliced, "
+                     f"{_hours(pl['gpu_h_total_mps'])} under MPS (stages summed: {_hours(pl['gpu_h_sum'])})")
         lines.append(f"  {pl['cpu_note']}")
         lines.append(f"  {pl['gpu_note']}")
     f = report["follow_training"]
