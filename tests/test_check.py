@@ -203,6 +203,19 @@ def test_synthetic_corpus_not_generated_still_plans(tmp_path, capsys, monkeypatc
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
+def test_the_plan_counts_every_fold(tmp_path, capsys, monkeypatch):
+    """configs/folds_synthetic.yaml: 5 folds of 30 generated speakers; the split on runs once per fold."""
+    monkeypatch.chdir(tmp_path)
+    status, report = run_json(capsys, "--configfile", str(CONFIGS / "folds_synthetic.yaml"))
+    assert status == 0, report
+    jobs = report["plan"]["jobs"]
+    assert jobs["preprocess"] == 30 and jobs["segment"] == 30 and jobs["extract_features"] == 30
+    assert jobs["split"] == 5 and jobs["feature_stats"] == 5 and jobs["train_network"] == 5 * 4
+    assert jobs["train_svr"] == 5 and jobs["tables"] == 5 and jobs["across_draws"] == 1
+    stages = {s["stage"]: s for s in report["plan"]["stages"]}
+    assert stages["train_network/e2e"]["jobs"] == 10 and stages["train_svr/svr_egemaps"]["jobs"] == 5
+
+
 @pytest.mark.parametrize("args, message", [
     (["--config", "seeds=2"], "is not of type 'array'"),
     (["--config", "corpus={adapter: nope}"], "unknown adapter 'nope'"),
