@@ -7,10 +7,6 @@ if PLAN:
     localrules:
         across_draws,
 
-    def across_files(stage, name, systems=GRID):
-        """One file per draw and run, in draw order."""
-        return [f"{system_dir(stage, s, d)}/{name}" for d in DRAWS for s in systems]
-
     rule across_draws:
         input:
             metrics=across_files("evaluate", "metrics.csv"),

@@ -130,6 +130,11 @@ def system_dir(stage, system, draw=None):
     return f"{draw_res(draw)}/{stage}/{system.path}"
 
 
+def across_files(stage, name, systems=None):
+    """One file per draw and run (every run of the grid without `systems`), in draw order."""
+    return [f"{system_dir(stage, s, d)}/{name}" for d in DRAWS for s in (GRID if systems is None else systems)]
+
+
 def all_outputs():
     """Targets of the default run: every stage's final files for the configured grid."""
     out = [f"{draw_res(d)}/split/split.csv" for d in DRAWS or [None]]
