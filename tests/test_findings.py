@@ -78,6 +78,8 @@ def test_the_configs_own_claims_are_tested_like_the_papers():
                                      "mymodel beats e2e"]
     assert own["paper_says"].tolist() == ["A > B", "A < B", "A < B", "A > B"]
     assert own["verdict"].tolist() == ["supported", "contradicted", "supported", "no result"]
+    # the crafted run has no valence results: the claim says so rather than naming the systems
+    assert own.iloc[3]["note"] == "no valence results in this run (corpus.dimensions)"
     # the CCC run is chosen where the model has one; the interval is the paired one of the difference
     first = own.iloc[0]
     assert first["system_a"] == "mymodel [mypkg.nets:TinyNet on the raw signal, per dimension] (CCC)"

@@ -123,6 +123,8 @@ def compare(metrics: pd.DataFrame, scores: Replicates, a: Side, b: Side, dimensi
     A > B (`direction` 1) or A < B (-1)."""
     out = dict.fromkeys(FINDING_COLUMNS, np.nan) | {"dimension": dimension, "system_a": a.label(),
                                                     "system_b": b.label(), "note": ""}
+    if not (metrics["dimension"] == dimension).any():  # e.g. a corpus configured with arousal only
+        return out | {"verdict": "no result", "note": f"no {dimension} results in this run (corpus.dimensions)"}
     wanted = [s.wanted for s in (a, b) if s.model is None]
     if wanted:
         return out | {"verdict": "no result", "note": "no configured system is " + " nor ".join(wanted)}
