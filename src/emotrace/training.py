@@ -239,8 +239,9 @@ def load_torch(path: Path, what: str) -> dict:
 # ---------------------------------------------------------------- prediction
 
 def predict_segments(model: nn.Module, dataset: SegmentDataset, device: torch.device, batch_size: int,
-                     precision: str = "fp32", options: LoaderOptions | None = None) -> list[np.ndarray]:
-    """The model's outputs (n, 150, D) for every segment file of `dataset`, in file and segment order."""
+                     precision: str = "fp32", options: LoaderOptions | None = None) -> list:
+    """The model's outputs (n, 150, D) for every segment file of `dataset`, in file and segment order; for a
+    model of k networks side by side (`emotrace.fused`: outputs (k, B, 150, D)), one such list per network."""
     options = options or LoaderOptions(0, False)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=options.num_workers,
                         pin_memory=options.pin_memory)
@@ -252,14 +253,14 @@ def predict_segments(model: nn.Module, dataset: SegmentDataset, device: torch.de
                 y = model(x.to(device, non_blocking=options.non_blocking))
             check_output(y, labels, model)
             outputs.append(y.float())
-    out = torch.cat(outputs).cpu().numpy()  # one copy back from the device, not one per batch
+    out = torch.cat(outputs, dim=-3).cpu().numpy()  # one copy back from the device, not one per batch
     bounds = np.cumsum([len(f) for f in dataset.files])[:-1]
-    return np.split(out, bounds)
+    return [np.split(o, bounds) for o in out] if out.ndim == 4 else np.split(out, bounds)
 
 
 def check_output(y: torch.Tensor, labels: torch.Tensor, model: nn.Module) -> None:
-    """A model must give one row per label frame: (B, 150, D)."""
-    if tuple(y.shape) != tuple(labels.shape):
+    """A model must give one row per label frame: (B, 150, D); k networks side by side (k, B, 150, D)."""
+    if tuple(y.shape[-3:] if getattr(model, "side_by_side", False) else y.shape) != tuple(labels.shape):
         raise RuntimeError(f"model {type(model).__name__} gave outputs of shape {tuple(y.shape)}, expected {tuple(labels.shape)}")
 
 
@@ -492,24 +493,30 @@ def history_columns(dimensions: Sequence[str]) -> list[str]:
     return ["epoch", "train_loss", *[f"dev_ccc_{d}" for d in dimensions], "dev_ccc_mean", "seconds"]
 
 
-def check_finite(losses: list[torch.Tensor], first: int, epoch: int) -> None:
-    """NonFiniteLoss naming the first batch (1-based) from `first` whose loss is NaN/inf: one device sync."""
+def check_finite(losses: list[torch.Tensor], first: int, epoch: int, names: Sequence[str] = ()) -> None:
+    """NonFiniteLoss naming the first batch (1-based) from `first` whose loss is NaN/inf: one device sync.
+    Losses of k trainings side by side (one per step, each a vector of k) name the training, from `names`."""
     if len(losses) <= first:
         return
-    tail = torch.stack(losses[first:])
+    tail = torch.stack(losses[first:]).reshape(len(losses) - first, -1)
     finite = torch.isfinite(tail)
     if not bool(finite.all()):
-        i = int((~finite).nonzero()[0, 0])
+        i, j = (int(v) for v in (~finite).nonzero()[0])
+        who = f"[{names[j]}] " if names else ""
         raise NonFiniteLoss(
-            f"epoch {epoch} batch {first + i + 1}: training loss is {float(tail[i])}; "
+            f"{who}epoch {epoch} batch {first + i + 1}: training loss is {float(tail[i, j])}; "
             "lower the learning rate or set grad_clip (no predictions were written)"
         )
 
 
 def train_epoch(model, loader, loss_fn, optimizer, device, grad_clip, epoch: int, precision: str = "fp32",
-                non_blocking: bool = False) -> float:
+                non_blocking: bool = False, names: Sequence[str] = ()):
     """One pass over the training data; the mean loss per segment. NaN/inf raises NonFiniteLoss, naming the
-    batch, at most CHECK_EVERY steps later: losses stay on the device between checks (no sync per step)."""
+    batch, at most CHECK_EVERY steps later: losses stay on the device between checks (no sync per step).
+
+    k trainings side by side (`emotrace.fused`): `loss_fn` gives a vector of k losses, `optimizer` steps each
+    training's optimiser, gradients are clipped per training (`model.parameter_groups()`), and the mean losses
+    come back as an array of k, NaN/inf naming the training from `names`."""
     model.train()
     losses, sizes = [], []
     for batch, (x, labels, mask, *_) in enumerate(loader, start=1):
@@ -519,17 +526,19 @@ def train_epoch(model, loader, loss_fn, optimizer, device, grad_clip, epoch: int
             check_output(y, labels, model)
             loss = loss_fn(y, labels, mask)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()  # the sum of independent trainings' losses: each gets its own gradient
         if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            for group in getattr(model, "parameter_groups", lambda: [model.parameters()])():
+                nn.utils.clip_grad_norm_(group, grad_clip)
         optimizer.step()
         losses.append(loss.detach().float())
         sizes.append(len(x))
         if batch % CHECK_EVERY == 0:
-            check_finite(losses, batch - CHECK_EVERY, epoch)
-    check_finite(losses, len(losses) - len(losses) % CHECK_EVERY, epoch)
+            check_finite(losses, batch - CHECK_EVERY, epoch, names)
+    check_finite(losses, len(losses) - len(losses) % CHECK_EVERY, epoch, names)
     values = torch.stack(losses).double().cpu().numpy()
-    return float(np.dot(values, sizes) / sum(sizes))
+    mean = np.dot(sizes, values) / sum(sizes)
+    return float(mean) if values.ndim == 1 else mean
 
 
 def resume_state(path: Path, key: str, model: nn.Module, optimizer, generator: torch.Generator,
@@ -552,6 +561,128 @@ def resume_state(path: Path, key: str, model: nn.Module, optimizer, generator: t
     set_rng_state(saved["rng"], generator)
     log.info("resuming from %s after epoch %d", path, saved["epoch"])
     return {k: saved[k] for k in state}
+
+
+@dataclass
+class Setup:
+    """What the trainings of one set of settings share: device, loading, the partitions and the built network."""
+
+    device: torch.device
+    options: LoaderOptions
+    eval_size: int
+    train_set: SegmentDataset
+    dev_set: SegmentDataset
+    test_set: SegmentDataset | None
+    label_offset: int
+    plugin: dict | None
+    model: nn.Module
+
+    def loader(self, settings: TrainSettings) -> tuple[DataLoader, torch.Generator]:
+        """The shuffled training batches and the generator that orders them (seeded; saved in last.pt)."""
+        generator = torch.Generator().manual_seed(settings.seed)
+        return DataLoader(self.train_set, batch_size=settings.batch_size, shuffle=True, generator=generator,
+                          **self.options.kwargs()), generator
+
+    def evaluate(self, model: nn.Module, dataset: SegmentDataset, precision: str) -> list:
+        """`predict_segments` on this setup's device, evaluation batch and loading."""
+        return predict_segments(model, dataset, self.device, self.eval_size, precision, self.options)
+
+
+def set_up(settings: TrainSettings, train_files, dev_files, test_files, log: logging.Logger,
+           features: Mapping[str, str | Path] | None = None, normalise: Normaliser | None = None) -> Setup:
+    """Seed every RNG, read the partitions and build the network on its device, in the order a training always
+    does (the initial weights depend on it); logs what was built."""
+    device = resolve_device(settings.device)
+    seed_everything(settings.seed, settings.deterministic)
+    set_precision(settings.precision)
+    options = loader_options(settings.num_workers, device)
+    eval_size = eval_batch(settings.eval_batch_size, settings.batch_size, device)
+    dims = settings.dimensions
+
+    train_set = segment_dataset(settings.model, train_files, dims, features, normalise)
+    dev_set = require_eval(segment_dataset(settings.model, dev_files, dims, features, normalise))
+    test_set = require_eval(segment_dataset(settings.model, test_files, dims, features, normalise)) if test_files else None
+    label_offset = alignment_offset(train_set, dev_set, test_set)
+    network = network_of(settings)
+    plugin = None if isinstance(network, str) else plugins.provenance(settings.model, settings.module, network)
+    model = build_model(network, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
+    check_input_kind(model, train_set, settings.model)
+    model.to(device)
+    log.info("model %s", describe(model))
+    if plugin is not None:
+        log.info("plug-in network %s from %s (sha256 %s)", settings.model, plugin["file"], plugin["sha256"])
+    log.info("%d trainable parameters; device %s; %d train segments (%d recordings), %d dev segments (%d recordings)",
+             count_parameters(model), device, len(train_set), len(train_set.files), len(dev_set), len(dev_set.files))
+    log.info("precision %s, deterministic %s, %d data-loading workers%s, evaluation batch %d",
+             settings.precision, settings.deterministic, options.num_workers,
+             " (pinned memory)" if options.pin_memory else "", eval_size)
+    return Setup(device, options, eval_size, train_set, dev_set, test_set, label_offset, plugin, model)
+
+
+def record_epoch(state: dict, epoch: int, train_loss: float, scores: dict[str, float], seconds: float,
+                 settings: TrainSettings, model: nn.Module, optimizer, generator: torch.Generator, key: str,
+                 out_dir: Path, log: logging.Logger) -> dict:
+    """Early stopping's bookkeeping after an epoch: the best weights, history.csv, last.pt and the log line.
+    Returns the epoch's history row."""
+    dims = settings.dimensions
+    if scores["mean"] > state["best_score"]:
+        state.update(best_score=scores["mean"], best_epoch=epoch, best_state=cpu_state(model), bad_epochs=0)
+    else:
+        state["bad_epochs"] += 1
+    state["stopped"] = state["bad_epochs"] >= settings.patience
+    state["epoch"] = epoch
+    row = {"epoch": epoch, "train_loss": train_loss, **{f"dev_ccc_{d}": scores[d] for d in dims},
+           "dev_ccc_mean": scores["mean"], "seconds": seconds}
+    state["history"].append(row)
+    write_csv(pd.DataFrame(state["history"], columns=history_columns(dims)), out_dir / "history.csv")
+    save_torch({"format": RESUME_FORMAT, "fingerprint": key, "model": cpu_state(model),
+                "optimizer": optimizer.state_dict(), "rng": rng_state(generator), **state}, out_dir / "last.pt")
+    per_dim = " ".join(f"{d} {scores[d]:.4f}" for d in dims)
+    log.info("epoch %d train_loss %.4f dev_ccc %.4f (%s) seconds %.1f", epoch, train_loss, scores["mean"], per_dim, seconds)
+    if state["stopped"]:
+        log.info("early stop: no dev improvement for %d epochs; best epoch %d (dev_ccc %.4f)",
+                 settings.patience, state["best_epoch"], state["best_score"])
+    return row
+
+
+def finished(state: dict, settings: TrainSettings) -> bool:
+    """Early stopping has ended the training, or it has run `max_epochs`."""
+    return state["stopped"] or state["epoch"] >= settings.max_epochs
+
+
+def finish(settings: TrainSettings, setup: Setup, model: nn.Module, state: dict, out_dir: Path, log: logging.Logger,
+           feature_set: str | None = None, feature_stats: Mapping[str, np.ndarray] | None = None,
+           trained_on: dict | None = None, ssl_settings: dict | None = None) -> dict:
+    """The best epoch's weights into `model`, then model.pt and predictions.csv written and last.pt removed.
+    Returns the training's summary."""
+    dims = settings.dimensions
+    model.load_state_dict(state["best_state"])
+    best_row = state["history"][state["best_epoch"] - 1]
+    extra = {"best_epoch": state["best_epoch"], "dev_ccc": {d: best_row[f"dev_ccc_{d}"] for d in dims}, "seed": settings.seed}
+    if trained_on is not None:
+        extra["trained_on"] = trained_on
+    if ssl_settings is not None:
+        extra["ssl"] = ssl_settings
+    if setup.plugin is not None:
+        extra["plugin"] = setup.plugin
+    save_torch(model_checkpoint(settings, model, state["best_state"], setup.train_set.n_features, setup.label_offset,
+                                feature_set, feature_stats, extra), out_dir / "model.pt")
+
+    tables = [prediction_frame(setup.dev_set, setup.evaluate(model, setup.dev_set, settings.precision), "dev")]
+    if setup.test_set is not None:
+        tables.append(prediction_frame(setup.test_set, setup.evaluate(model, setup.test_set, settings.precision), "test"))
+    write_predictions(pd.concat(tables, ignore_index=True), out_dir / "predictions.csv")
+    (out_dir / "last.pt").unlink(missing_ok=True)
+    log.info("best epoch %d dev_ccc %.4f; wrote %s", state["best_epoch"], state["best_score"], out_dir)
+    return {
+        "epochs": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "dev_ccc": extra["dev_ccc"],
+        "dev_ccc_mean": state["best_score"],
+        "stopped_early": state["stopped"],
+        "n_parameters": count_parameters(model),
+        "device": str(setup.device),
+    }
 
 
 def train(
@@ -582,101 +713,26 @@ def train(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(settings.device)
-    seed_everything(settings.seed, settings.deterministic)
-    set_precision(settings.precision)
-    options = loader_options(settings.num_workers, device)
-    eval_size = eval_batch(settings.eval_batch_size, settings.batch_size, device)
-    dims = settings.dimensions
-
-    train_set = segment_dataset(settings.model, train_files, dims, features, normalise)
-    dev_set = require_eval(segment_dataset(settings.model, dev_files, dims, features, normalise))
-    test_set = require_eval(segment_dataset(settings.model, test_files, dims, features, normalise)) if test_files else None
-    label_offset = alignment_offset(train_set, dev_set, test_set)
-    network = network_of(settings)
-    plugin = None if isinstance(network, str) else plugins.provenance(settings.model, settings.module, network)
-    model = build_model(network, len(dims), n_features=train_set.n_features, **settings.model_kwargs)
-    check_input_kind(model, train_set, settings.model)
-    model.to(device)
-    n_params = count_parameters(model)
-    log.info("model %s", describe(model))
-    if plugin is not None:
-        log.info("plug-in network %s from %s (sha256 %s)", settings.model, plugin["file"], plugin["sha256"])
-    log.info("%d trainable parameters; device %s; %d train segments (%d recordings), %d dev segments (%d recordings)",
-             n_params, device, len(train_set), len(train_set.files), len(dev_set), len(dev_set.files))
-    log.info("precision %s, deterministic %s, %d data-loading workers%s, evaluation batch %d",
-             settings.precision, settings.deterministic, options.num_workers,
-             " (pinned memory)" if options.pin_memory else "", eval_size)
-
+    setup = set_up(settings, train_files, dev_files, test_files, log, features, normalise)
+    model = setup.model
     optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr)
     loss_fn = OBJECTIVES[settings.objective]
-
-    def evaluate(dataset: SegmentDataset) -> list[np.ndarray]:
-        return predict_segments(model, dataset, device, eval_size, settings.precision, options)
-    generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True, generator=generator,
-                        **options.kwargs())
-
-    last_path = out_dir / "last.pt"
+    loader, generator = setup.loader(settings)
     key = fingerprint(settings, train_files, dev_files, feature_set, test_files, features, feature_stats,
-                      None if plugin is None else plugin["sha256"])
-    state = resume_state(last_path, key, model, optimizer, generator, log)
+                      None if setup.plugin is None else setup.plugin["sha256"])
+    state = resume_state(out_dir / "last.pt", key, model, optimizer, generator, log)
 
-    columns = history_columns(dims)
-    while state["epoch"] < settings.max_epochs and not state["stopped"]:
+    while not finished(state, settings):
         epoch = state["epoch"] + 1
         start = time.perf_counter()
-        train_loss = train_epoch(model, loader, loss_fn, optimizer, device, settings.grad_clip, epoch,
-                                 settings.precision, options.non_blocking)
-        scores = dev_scores(dev_set, evaluate(dev_set))
-        seconds = time.perf_counter() - start
-        if scores["mean"] > state["best_score"]:
-            state.update(best_score=scores["mean"], best_epoch=epoch, best_state=cpu_state(model), bad_epochs=0)
-        else:
-            state["bad_epochs"] += 1
-        state["stopped"] = state["bad_epochs"] >= settings.patience
-        state["epoch"] = epoch
-        row = {"epoch": epoch, "train_loss": train_loss, **{f"dev_ccc_{d}": scores[d] for d in dims},
-               "dev_ccc_mean": scores["mean"], "seconds": seconds}
-        state["history"].append(row)
-        write_csv(pd.DataFrame(state["history"], columns=columns), out_dir / "history.csv")
-        save_torch({"format": RESUME_FORMAT, "fingerprint": key, "model": cpu_state(model),
-                    "optimizer": optimizer.state_dict(), "rng": rng_state(generator), **state}, last_path)
-        per_dim = " ".join(f"{d} {scores[d]:.4f}" for d in dims)
-        log.info("epoch %d train_loss %.4f dev_ccc %.4f (%s) seconds %.1f", epoch, train_loss, scores["mean"], per_dim, seconds)
-        if state["stopped"]:
-            log.info("early stop: no dev improvement for %d epochs; best epoch %d (dev_ccc %.4f)",
-                     settings.patience, state["best_epoch"], state["best_score"])
+        train_loss = train_epoch(model, loader, loss_fn, optimizer, setup.device, settings.grad_clip, epoch,
+                                 settings.precision, setup.options.non_blocking)
+        scores = dev_scores(setup.dev_set, setup.evaluate(model, setup.dev_set, settings.precision))
+        row = record_epoch(state, epoch, train_loss, scores, time.perf_counter() - start, settings, model, optimizer,
+                           generator, key, out_dir, log)
         if after_epoch is not None:
             after_epoch(epoch, row)
-
-    model.load_state_dict(state["best_state"])
-    best_row = state["history"][state["best_epoch"] - 1]
-    extra = {"best_epoch": state["best_epoch"], "dev_ccc": {d: best_row[f"dev_ccc_{d}"] for d in dims}, "seed": settings.seed}
-    if trained_on is not None:
-        extra["trained_on"] = trained_on
-    if ssl_settings is not None:
-        extra["ssl"] = ssl_settings
-    if plugin is not None:
-        extra["plugin"] = plugin
-    save_torch(model_checkpoint(settings, model, state["best_state"], train_set.n_features, label_offset,
-                                feature_set, feature_stats, extra), out_dir / "model.pt")
-
-    tables = [prediction_frame(dev_set, evaluate(dev_set), "dev")]
-    if test_set is not None:
-        tables.append(prediction_frame(test_set, evaluate(test_set), "test"))
-    write_predictions(pd.concat(tables, ignore_index=True), out_dir / "predictions.csv")
-    last_path.unlink(missing_ok=True)
-    log.info("best epoch %d dev_ccc %.4f; wrote %s", state["best_epoch"], state["best_score"], out_dir)
-    return {
-        "epochs": state["epoch"],
-        "best_epoch": state["best_epoch"],
-        "dev_ccc": extra["dev_ccc"],
-        "dev_ccc_mean": state["best_score"],
-        "stopped_early": state["stopped"],
-        "n_parameters": n_params,
-        "device": str(device),
-    }
+    return finish(settings, setup, model, state, out_dir, log, feature_set, feature_stats, trained_on, ssl_settings)
 
 
 def alignment_offset(*datasets: SegmentDataset | None) -> int:
