@@ -75,8 +75,9 @@ PAPER_E2E = {"network": "e2e", "batch_size": 50, "lr": 2e-3, "precision": "bf16"
 
 def test_placement_shares_only_a_local_gpu_and_keeps_cpu_and_cluster_jobs_as_they_were(monkeypatch):
     """CPU-only machine and cluster jobs: 4 threads, the whole `gpu` pool, no slots (as before sharing). A local GPU:
-    a job's share from the cost model; time-sliced, the DRNN's three rates fill the GPU (exclusive), e2e takes
-    about half; under MPS the DRNN job takes a few slots; threads do not depend on the mode."""
+    a job's share from the cost model; time-sliced, the DRNN's three rates fused into one network take about a
+    third (in three processes, `fuse: false`, they fill the GPU: exclusive), e2e about half; under MPS the DRNN
+    job takes a few slots; threads do not depend on the mode."""
     before = {"threads": resources.TRAIN_THREADS, "gpu": 1, "gpu_slots": 0}
     monkeypatch.setenv(devices.COUNT_ENV, "0")
     for settings in (PAPER_DRNN, PAPER_E2E):
@@ -88,13 +89,17 @@ def test_placement_shares_only_a_local_gpu_and_keeps_cpu_and_cluster_jobs_as_the
     drnn_time = resources.train_placement(PAPER_DRNN, True, "time", h100)
     drnn_mps = resources.train_placement(PAPER_DRNN, True, "mps", h100)
     e2e_time = resources.train_placement(PAPER_E2E, True, "time", h100)
-    assert drnn_time == {"threads": 4, "gpu": 1, "gpu_slots": devices.SLOTS}
+    assert drnn_time == {"threads": 2, "gpu": 0, "gpu_slots": 8}  # one process, one loading worker's share
+    processes = {**PAPER_DRNN, "fuse": False}
+    assert resources.train_placement(processes, True, "time", h100) == {"threads": 4, "gpu": 1,
+                                                                        "gpu_slots": devices.SLOTS}
     assert drnn_mps["gpu"] == 0 and 1 <= drnn_mps["gpu_slots"] <= 5 and drnn_mps["threads"] == drnn_time["threads"]
     assert e2e_time["gpu"] == 0 and 8 <= e2e_time["gpu_slots"] <= 10
     fp32 = resources.train_placement({**PAPER_E2E, "precision": "fp32"}, True, "time", h100)  # more arithmetic
     assert fp32["gpu_slots"] > e2e_time["gpu_slots"]
     assert resources.train_placement(PAPER_DRNN, True, "off", h100)["gpu_slots"] == devices.SLOTS
-    assert resources.train_placement({**PAPER_DRNN, "pack": 1}, True, "mps", h100)["threads"] < drnn_mps["threads"]
+    assert resources.train_placement({**processes, "pack": 1}, True, "mps", h100)["threads"] < \
+        resources.train_placement(processes, True, "mps", h100)["threads"]
     # memory counts too: on an 8 GB GPU an e2e job takes most of it even where its time share is small
     assert resources.train_placement(PAPER_E2E, True, "mps", 8 * 1024)["gpu_slots"] > e2e_time["gpu_slots"]
     assert gpucost.job_placement("e2e", 50, 1, "time", device_mb=None)["slots"] == devices.SLOTS  # memory unknown

@@ -690,7 +690,7 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         "gpu_h_total_mps": gpucost.grid_seconds(gpu_rows, "mps") / 3600 if gpu_rows else 0.0,
         "gpu_note": ("GPU hours: estimates for one H100 from the cost model emotrace.gpucost, not measured yet "
                      "(docs/scale.md, 'GPU time of the paper grid (estimates)'); training jobs with their "
-                     "learning rates side by side, at most max_epochs epochs; the total schedules the jobs as the "
+                     "learning rates side by side (the DRNN's fused into one network), at most max_epochs epochs; the total schedules the jobs as the "
                      "pipeline runs them, small trainings sharing the GPU (emotrace.devices: time-sliced by default, "
                      "side by side under NVIDIA MPS); n/a where the model has no estimate (extract_ssl)"),
         "cpu_note": ("CPU hours: wall-clock hours on 2 CPU cores (the measuring machine, docs/scale.md), "
@@ -700,16 +700,18 @@ def plan(config: Mapping, shape: Mapping) -> dict:
 
 def gpu_training_seconds(settings: Mapping, n_train_segments: float, alone: bool = False) -> float:
     """Estimated seconds of one training job on one H100 (`emotrace.gpucost`): its learning rates side by side
-    (training.pack), at most max_epochs epochs; a network without GPU constants counts as the costliest."""
+    (training.pack) or fused into one network (`gpucost.job_shape`: then `alone` is the fused training too), at
+    most max_epochs epochs; a network without GPU constants counts as the costliest."""
     from emotrace import gpucost
 
     network = settings["network"]
     if network not in gpucost.H100:
         network = max(gpucost.H100, key=lambda name: gpucost.H100[name].per_segment)
     precision = str(settings.get("precision", "fp32"))
+    _, members = gpucost.job_shape(settings)
     single = gpucost.training_seconds(network, int(settings["batch_size"]), round(n_train_segments), 0,
-                                      int(settings["max_epochs"]), precision=precision)
-    return single if alone else gpucost.packed_seconds(single, int(_lrs(settings)))
+                                      int(settings["max_epochs"]), precision=precision, members=members)
+    return single if alone or members > 1 else gpucost.packed_seconds(single, int(_lrs(settings)))
 
 
 def follow_command(config: Mapping) -> dict:

@@ -12,8 +12,10 @@ A training step of batch B costs `latency + B * per_segment` on the GPU (`per_se
 bf16); before the changes of issue #23 the host also read (and, for `blstm6373`, z-scored in float64) each
 item on the training process and waited for the GPU once per step (`loss.item()`), and the dev set was
 evaluated at the training batch. A job trains its learning rates one after another (before) or side by side
-on its GPU (after, `emotrace.packing`), which costs `max(1, k * f)` times one training when k share it, f being
-one training's fraction of the GPU (`gpu_fraction`).
+on its GPU (after): in k processes (`emotrace.packing`), which costs `max(1, k * f)` times one training, f being
+one training's fraction of the GPU (`gpu_fraction`), or, for the DRNN, fused into one network (`emotrace.fused`,
+`job_shape`): one training's latency floor and k**2 times its arithmetic. Either way the job lasts as long as its
+longest training (SIDE_BY_SIDE_EPOCHS).
 
 Small jobs also share a GPU with each other (`emotrace.devices`: share slots per device; `schedule` runs the
 grid's jobs through that mechanism on `CORES` cores). How far that goes depends on how the GPU runs kernels of
@@ -94,6 +96,12 @@ H100_MB = 80 * 1024
 """GPU memory of the H100 the estimates are for."""
 MEAN_EPOCHS = 70
 """Epochs a training runs on average before early stopping (max 100, patience 10) for the grid estimates."""
+FUSABLE = frozenset({"drnn"})
+"""Networks whose learning rates a GPU job trains as one network (`emotrace.fused`)."""
+SIDE_BY_SIDE_EPOCHS = 85
+"""Epochs of a job whose trainings run side by side (fused, or in processes): it lasts until the last of them
+stops, and the longest of three trainings whose epochs spread evenly over 40-100 (mean MEAN_EPOCHS) runs 85 on
+average. An assumption, like MEAN_EPOCHS."""
 CUDA_CONTEXT_MB = 600
 """GPU memory of the CUDA context, cuDNN and cuBLAS workspaces."""
 WEIGHT_COPIES = 4
@@ -111,26 +119,48 @@ def cost(network: str, costs: Costs | None = None) -> StepCost:
     return costs[network]
 
 
-def step_seconds(network: str, batch: int, precision: str = "fp32", costs: Costs | None = None) -> float:
-    """GPU seconds of one training step of `batch` segments."""
+def fused(network: str, n: int, fuse: bool | str = "auto", cuda: bool = True) -> bool:
+    """Whether a job's n trainings of `network` train as one network (`emotrace.fused`): a FUSABLE network with
+    more than one learning rate, and `training.fuse` true, or `auto` on a GPU (`cuda`)."""
+    if n < 2 or network not in FUSABLE or fuse is False:
+        return False
+    return fuse is True or cuda
+
+
+def job_shape(settings: Mapping, cuda: bool = True) -> tuple[int, int]:
+    """A training job's (processes side by side, networks per process) on a GPU: its learning rates fused into
+    one process (`emotrace.fused`), or side by side in processes, at most `training.pack` of them."""
+    n = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
+    if fused(settings["network"], n, settings.get("fuse", "auto"), cuda):
+        return 1, n
+    pack = settings.get("pack", "auto")
+    return (n if pack == "auto" else max(1, min(int(pack), n))), 1
+
+
+def step_seconds(network: str, batch: int, precision: str = "fp32", costs: Costs | None = None,
+                 members: int = 1) -> float:
+    """GPU seconds of one training step of `batch` segments (of `members` networks fused: one latency floor, and
+    members**2 times the arithmetic, since the block-diagonal products compute their zero blocks too)."""
     c = cost(network, costs)
-    return c.latency + batch * c.per_segment * (BF16_COMPUTE if precision == "bf16" else 1.0)
+    return c.latency + members**2 * batch * c.per_segment * (BF16_COMPUTE if precision == "bf16" else 1.0)
 
 
 def training_seconds(network: str, batch: int, n_train: int, n_eval: int, epochs: float, improved: bool = True,
-                     precision: str | None = None, eval_batch: int = 128, costs: Costs | None = None) -> float:
+                     precision: str | None = None, eval_batch: int = 128, costs: Costs | None = None,
+                     members: int = 1) -> float:
     """One training of `epochs` epochs over `n_train` segments, evaluating `n_eval` dev segments after each.
 
     `improved`: with this issue's changes (workers overlap the host's loading, no per-step sync, evaluation at
-    `eval_batch`, bf16 unless `precision` says otherwise); else as the trainer ran before them (fp32)."""
+    `eval_batch`, bf16 unless `precision` says otherwise); else as the trainer ran before them (fp32).
+    `members`: networks fused into this training (`emotrace.fused`), reading the same batches."""
     c = cost(network, costs)
     precision = precision or ("bf16" if improved else "fp32")
     steps = math.ceil(n_train / batch)
-    step = step_seconds(network, batch, precision, costs)
+    step = step_seconds(network, batch, precision, costs, members)
     if improved:
         per_step = max(step, batch * c.host_now / 4)  # 4 workers load while the GPU trains
         eval_size = max(batch, eval_batch)
-        eval_step = step_seconds(network, eval_size, precision, costs)
+        eval_step = step_seconds(network, eval_size, precision, costs, members)
         evaluation = math.ceil(n_eval / eval_size) * max(EVAL_FRACTION * eval_step, eval_size * c.host_now / 4)
     else:
         per_step = step + SYNC_SECONDS + batch * c.host
@@ -143,43 +173,47 @@ def packed_seconds(single: float, k: int, busy: float = GPU_BUSY) -> float:
     return single * max(1.0, k * busy)
 
 
-def wall_step_seconds(network: str, batch: int, precision: str = "bf16", costs: Costs | None = None) -> float:
+def wall_step_seconds(network: str, batch: int, precision: str = "bf16", costs: Costs | None = None,
+                      members: int = 1) -> float:
     """Wall seconds of a training step with loading workers (`improved`): the GPU's step or the loading, the longer."""
-    return max(step_seconds(network, batch, precision, costs), batch * cost(network, costs).host_now / LOADING_WORKERS)
+    return max(step_seconds(network, batch, precision, costs, members),
+               batch * cost(network, costs).host_now / LOADING_WORKERS)
 
 
 def gpu_fraction(network: str, batch: int, mode: str = "time", precision: str = "bf16",
-                 costs: Costs | None = None) -> float:
+                 costs: Costs | None = None, members: int = 1) -> float:
     """One training's share of a GPU while it trains: its arithmetic in full, plus its latency floor x
     LATENCY_BUSY (time-sliced: the time the GPU runs its kernels, which no other process's kernels can use) or
     x LATENCY_SM_SHARE (MPS: the SMs its small kernels hold), over its wall step (`off`: time-sliced, as
-    a job's own trainings side by side still are); 1 (all of it) for a network without constants."""
+    a job's own trainings side by side still are); 1 (all of it) for a network without constants. `members`
+    networks fused: one latency floor, members**2 times the arithmetic (`step_seconds`)."""
     if mode not in SHARING_MODES:
         raise InputError("gpu sharing", f"unknown mode {mode!r}; known: {list(SHARING_MODES)}")
     if network not in (H100 if costs is None else costs):
         return 1.0
     c = cost(network, costs)
-    compute = batch * c.per_segment * (BF16_COMPUTE if precision == "bf16" else 1.0)
+    compute = members**2 * batch * c.per_segment * (BF16_COMPUTE if precision == "bf16" else 1.0)
     latency = c.latency * (LATENCY_SM_SHARE if mode == "mps" else LATENCY_BUSY)
-    return min(1.0, (compute + latency) / wall_step_seconds(network, batch, precision, costs))
+    return min(1.0, (compute + latency) / wall_step_seconds(network, batch, precision, costs, members))
 
 
-def job_cores(network: str, batch: int, k: int = 1, precision: str = "bf16", costs: Costs | None = None) -> int:
+def job_cores(network: str, batch: int, k: int = 1, precision: str = "bf16", costs: Costs | None = None,
+              members: int = 1) -> int:
     """Cores a GPU job of k trainings side by side keeps busy: one per training's process (a latency-bound
     training's host launches kernels without pause) plus its loading workers' share (at most LOADING_WORKERS)."""
     if network not in (H100 if costs is None else costs):
         return k + LOADING_WORKERS
-    loading = batch * cost(network, costs).host_now / wall_step_seconds(network, batch, precision, costs)
+    loading = batch * cost(network, costs).host_now / wall_step_seconds(network, batch, precision, costs, members)
     return math.ceil(k + min(LOADING_WORKERS, k * loading) - 1e-9)
 
 
 def job_share(network: str, batch: int, k: int, mode: str, memory_mb: float = 0.0, device_mb: float = H100_MB,
-              fraction: float | None = None, costs: Costs | None = None) -> float:
+              fraction: float | None = None, costs: Costs | None = None, members: int = 1) -> float:
     """A job's share of one GPU, at most 1: its k trainings' `gpu_fraction` (or a measured `fraction`) or
     their memory on a device of `device_mb`, whichever is larger; 1 with `off` (no sharing)."""
     if mode == "off":
         return 1.0
-    f = gpu_fraction(network, batch, mode, costs=costs) if fraction is None else fraction
+    f = gpu_fraction(network, batch, mode, costs=costs, members=members) if fraction is None else fraction
     return min(1.0, max(k * f, memory_mb / device_mb))
 
 
@@ -223,49 +257,55 @@ def schedule(jobs: Sequence[Job], cores: int = CORES, gpus: int = 1, slots: int 
     return now
 
 
-def gpu_memory_mb(network: str, n_parameters: int, batch: int, k: int = 1) -> float:
-    """GPU memory of k trainings side by side, one process each: per training a CUDA context, the weight copies
-    and the activations of one batch."""
-    return k * (CUDA_CONTEXT_MB + n_parameters * 4 * WEIGHT_COPIES / 2**20 + batch * cost(network).gpu_mb)
+def gpu_memory_mb(network: str, n_parameters: int, batch: int, k: int = 1, members: int = 1) -> float:
+    """GPU memory of k trainings side by side, one process each: per process a CUDA context, and per network
+    (`members` fused in each) the weight copies and the activations of one batch."""
+    per_network = n_parameters * 4 * WEIGHT_COPIES / 2**20 + batch * cost(network).gpu_mb
+    return k * (CUDA_CONTEXT_MB + members * per_network)
 
 
 def job_placement(network: str, batch: int, k: int, mode: str, memory_mb: float = 0.0,
                   device_mb: float | None = H100_MB, fraction: float | None = None, precision: str = "bf16",
-                  costs: Costs | None = None) -> dict:
+                  costs: Costs | None = None, members: int = 1) -> dict:
     """How a GPU job of k trainings side by side holds a machine where jobs share the GPU: `threads`
     (`job_cores`), `share` of the device (`job_share`; 1 where `device_mb` is unknown), its `slots` of
     `emotrace.devices.SLOTS`, and `gpu` of Snakemake's pool (`--resources gpu=1`): 1 for a job that takes more
     than half of the device, so that Snakemake starts no second one, which could only wait for the device while
-    holding cores that small jobs beside the first could use; 0 for the others, which share the device."""
+    holding cores that small jobs beside the first could use; 0 for the others, which share the device.
+    `members`: networks fused in each of the k processes (`emotrace.fused`)."""
     from emotrace.devices import SLOTS, slots_for
 
     if fraction is None:
-        fraction = gpu_fraction(network, batch, mode, precision, costs)
-    share = job_share(network, batch, k, mode, memory_mb, device_mb, fraction, costs) if device_mb else 1.0
+        fraction = gpu_fraction(network, batch, mode, precision, costs, members)
+    share = job_share(network, batch, k, mode, memory_mb, device_mb, fraction, costs, members) if device_mb else 1.0
     slots = slots_for(share)
-    return {"threads": job_cores(network, batch, k, precision, costs), "share": share, "slots": slots,
+    return {"threads": job_cores(network, batch, k, precision, costs, members), "share": share, "slots": slots,
             "gpu": int(2 * slots > SLOTS)}
 
 
 def job_row(settings: Mapping, n_jobs: int, single: float, costs: Costs | None = None,
             fraction: float | None = None, measured_mode: str = "time", precision: str = "bf16") -> dict:
     """A model's train_network jobs for `grid_seconds`: `n_jobs` jobs of its learning rates side by side, each
-    training `single` seconds alone; per sharing mode the job's seconds (`job_s_<mode>`) and placement
-    (`share_<mode>`, `slots_<mode>`, `gpu_<mode>`), its `threads` and `priority` (`emotrace.priorities` on a
-    machine with a GPU: the order Snakemake starts jobs in). `fraction`: one training's measured share under
-    `measured_mode`; `precision`: the one `single` was estimated at."""
+    training `single` seconds alone (a fused job, `job_shape`: `single` is the fused training's); per sharing
+    mode the job's seconds (`job_s_<mode>`) and placement (`share_<mode>`, `slots_<mode>`, `gpu_<mode>`), its
+    `threads` and `priority` (`emotrace.priorities` on a machine with a GPU: the order Snakemake starts jobs in).
+    `fraction`: one training's (one fused training's) measured share under `measured_mode`; `precision`: the
+    one `single` was estimated at."""
     from emotrace import priorities, resources
 
     network, batch = settings["network"], int(settings["batch_size"])
-    k = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
-    memory = resources.gpu_job_mb(network, batch, k)
-    row = {"network": network, "jobs": n_jobs, "trainings_per_job": k, "batch": batch,
+    n = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
+    processes, members = job_shape(settings)
+    k = n if members == 1 else 1  # trainings whose time adds up on the GPU: side by side, or one fused
+    memory = resources.gpu_job_mb(network, batch, k, members=members)
+    row = {"network": network, "jobs": n_jobs, "trainings_per_job": n, "fused": members > 1, "batch": batch,
            "priority": priorities.for_training(settings, 3600.0, gpu=True)}
     for mode in SHARING_MODES:
-        f = gpu_fraction(network, batch, mode, precision, costs)
+        f = gpu_fraction(network, batch, mode, precision, costs, members)
         if fraction is not None and ("time" if mode == "off" else mode) == measured_mode:
             f = fraction  # `off` packs a job's own trainings time-sliced
-        placed = job_placement(network, batch, k, mode, memory, fraction=f, precision=precision, costs=costs)
+        placed = job_placement(network, batch, k, mode, memory, fraction=f, precision=precision, costs=costs,
+                               members=members)
         row[f"job_s_{mode}"] = packed_seconds(single, k, f)
         row.update({f"{key}_{mode}": placed[key] for key in ("share", "slots", "gpu")}, threads=placed["threads"])
     return row
@@ -285,12 +325,14 @@ def grid_jobs(config: Mapping, sizes: Mapping[str, int], costs: Costs | None = N
         if s["network"] not in (H100 if costs is None else costs):
             continue
         n_jobs = len(s["objectives"]) * len(systems.targets(config, model)) * len(s.get("seeds", config["seeds"]))
-        epochs = min(MEAN_EPOCHS, int(s["max_epochs"]))
-        args = (s["network"], int(s["batch_size"]), sizes["train"], sizes["dev"], epochs)
-        row = job_row(s, n_jobs, training_seconds(*args, improved=True, costs=costs), costs,
+        processes, members = job_shape(s)
+        epochs = min(MEAN_EPOCHS if processes * members == 1 else SIDE_BY_SIDE_EPOCHS, int(s["max_epochs"]))
+        args = (s["network"], int(s["batch_size"]), sizes["train"], sizes["dev"])
+        row = job_row(s, n_jobs, training_seconds(*args, epochs, improved=True, costs=costs, members=members), costs,
                       (fractions or {}).get(s["network"]), measured_mode)
+        before = min(MEAN_EPOCHS, int(s["max_epochs"]))  # learning rates one after another, each stopping early
         row.update(model=model, epochs=epochs, job_s_after=row["job_s_off"],
-                   job_s_before=row["trainings_per_job"] * training_seconds(*args, improved=False, costs=costs))
+                   job_s_before=row["trainings_per_job"] * training_seconds(*args, before, improved=False, costs=costs))
         rows.append(row)
     return rows
 

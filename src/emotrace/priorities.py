@@ -57,16 +57,18 @@ TRAIN_HOP_SECONDS = 2.0
 
 def expected_gpu_seconds(settings: Mapping, audio_seconds: float) -> float:
     """GPU seconds a network's training job is expected to take on one H100 (`emotrace.gpucost`, bf16 with loading
-    workers): `max_epochs` epochs of its learning rates side by side over the segments of `audio_seconds`."""
+    workers): `max_epochs` epochs of its learning rates side by side (or fused, `gpucost.job_shape`) over the
+    segments of `audio_seconds`."""
     from emotrace import gpucost
 
     network, batch = settings["network"], int(settings["batch_size"])
     if network not in gpucost.H100:
         network = max(gpucost.H100, key=lambda n: gpucost.H100[n].per_segment)
     lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
-    epoch = audio_seconds / TRAIN_HOP_SECONDS / batch * gpucost.wall_step_seconds(network, batch)
-    return gpucost.packed_seconds(int(settings["max_epochs"]) * epoch, len(lrs),
-                                  gpucost.gpu_fraction(network, batch, "time"))
+    _, members = gpucost.job_shape(settings)
+    epoch = audio_seconds / TRAIN_HOP_SECONDS / batch * gpucost.wall_step_seconds(network, batch, members=members)
+    return gpucost.packed_seconds(int(settings["max_epochs"]) * epoch, len(lrs) if members == 1 else 1,
+                                  gpucost.gpu_fraction(network, batch, "time", members=members))
 
 
 def for_training(settings: Mapping, audio_seconds: float, gpu: bool | None = None) -> float:

@@ -116,12 +116,13 @@ def features_request(audio_mb: float, feature_set: str, attempt: int = 1) -> dic
 
 
 def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segments_mb: float, attempt: int = 1,
-                  gpu: bool = False, n_parameters: int | None = None) -> dict:
+                  gpu: bool = False, n_parameters: int | None = None, fuse: bool | str = "auto") -> dict:
     """A network's training job: interpreter + the datasets' labels and masks + one batch's inputs and
     activations; epochs over every segment at the cost of a training step (dev and test passes are cheaper,
     which is part of the margin). The segments' audio and the feature rows are read per item
     (`emotrace.data.SegmentDataset`), so neither the audio nor the feature files add to the memory.
-    With `gpu`: time from the GPU's step cost (`emotrace.gpucost`, the learning rates side by side), host memory
+    With `gpu`: time from the GPU's step cost (`emotrace.gpucost`, the learning rates side by side, or fused into
+    one network where `fuse` and the network allow, `gpucost.job_shape`), host memory
     for the batches in flight (GPU_BATCHES_IN_FLIGHT: workers' prefetch and the pinned copy), and `gpu_mem_mb`
     from the weights (`n_parameters`, else GPU_PARAMETERS) and one batch of activations per learning rate.
     A network without constants (a plug-in, or one newly registered) gets the largest built-in figures
@@ -134,10 +135,13 @@ def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segment
         return _request(held + batch_size * activation, minutes, attempt)
     known = network if network in gpucost.H100 else _costliest()
     step = gpucost.cost(known)
-    single = gpucost.training_seconds(known, batch_size, round(n_segments), 0, epochs, precision="fp32")
-    request = _request(held + GPU_BATCHES_IN_FLIGHT * n_lr * batch_size * step.input_mb,
-                       2 + gpucost.packed_seconds(single, n_lr) / 60, attempt)
-    request["gpu_mem_mb"] = int(math.ceil(gpu_job_mb(network, batch_size, n_lr, n_parameters) / 100) * 100) * attempt
+    processes, members = gpucost.job_shape({"network": network, "lr": [0.0] * n_lr, "fuse": fuse})
+    single = gpucost.training_seconds(known, batch_size, round(n_segments), 0, epochs, precision="fp32",
+                                      members=members)
+    request = _request(held + GPU_BATCHES_IN_FLIGHT * processes * batch_size * step.input_mb,
+                       2 + gpucost.packed_seconds(single, processes) / 60, attempt)
+    request["gpu_mem_mb"] = int(math.ceil(gpu_job_mb(network, batch_size, processes, n_parameters, members) / 100)
+                                * 100) * attempt
     return request
 
 
@@ -166,7 +170,7 @@ def for_training(settings: Mapping, input, attempt: int, gpu: bool = False) -> d
     job gets a GPU (`gets_gpu`)."""
     lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
     return train_request(settings["network"], int(settings["batch_size"]), int(settings["max_epochs"]), len(lrs),
-                         input_mb(input, "segments"), attempt, gpu=gpu)
+                         input_mb(input, "segments"), attempt, gpu=gpu, fuse=settings.get("fuse", "auto"))
 
 
 def gets_gpu(local_exec: bool) -> bool:
@@ -196,32 +200,27 @@ def train_placement(settings: Mapping, local_exec: bool, mode: str | None = None
 
     if not local_exec or not devices.gpus_present():
         return {"threads": TRAIN_THREADS, "gpu": 1, "gpu_slots": 0}
-    network, batch, k = settings["network"], int(settings["batch_size"]), _side_by_side(settings)
+    network, batch = settings["network"], int(settings["batch_size"])
+    k, members = gpucost.job_shape(settings)
     mode = devices.sharing_mode() if mode is None else mode
     device_mb = devices.gpu_memory_mb() if device_mb is None else device_mb
-    placed = gpucost.job_placement(network, batch, k, mode, gpu_job_mb(network, batch, k), device_mb,
-                                   precision=str(settings.get("precision", "fp32")))
+    placed = gpucost.job_placement(network, batch, k, mode, gpu_job_mb(network, batch, k, members=members), device_mb,
+                                   precision=str(settings.get("precision", "fp32")), members=members)
     return {"threads": placed["threads"], "gpu": placed["gpu"], "gpu_slots": placed["slots"]}
 
 
-def gpu_job_mb(network: str, batch: int, k: int, n_parameters: int | None = None) -> float:
-    """GPU memory of a job of k trainings side by side, with MARGIN: weights `n_parameters`, else GPU_PARAMETERS
-    (the costliest network and the most weights standing for one without constants)."""
+def gpu_job_mb(network: str, batch: int, k: int, n_parameters: int | None = None, members: int = 1) -> float:
+    """GPU memory of a job of k trainings side by side (`members` networks fused in each), with MARGIN: weights
+    `n_parameters`, else GPU_PARAMETERS (the costliest network and the most weights standing for one without
+    constants)."""
     params = n_parameters if n_parameters is not None else GPU_PARAMETERS.get(network, max(GPU_PARAMETERS.values()))
     known = network if network in gpucost.H100 else _costliest()
-    return gpucost.gpu_memory_mb(known, params, batch, k) * MARGIN
+    return gpucost.gpu_memory_mb(known, params, batch, k, members) * MARGIN
 
 
 def train_threads(settings: Mapping, local_exec: bool) -> int:
     """Threads of a train_network job (`train_placement`; the rule's `threads:` fits on one line)."""
     return train_placement(settings, local_exec)["threads"]
-
-
-def _side_by_side(settings: Mapping) -> int:
-    """Trainings a job runs side by side on a GPU (`training.pack`: `auto`, all of its learning rates)."""
-    n = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
-    pack = settings.get("pack", "auto")
-    return n if pack == "auto" else max(1, min(int(pack), n))
 
 
 def _costliest() -> str:
