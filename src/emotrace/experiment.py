@@ -19,6 +19,7 @@ from emotrace.normalise import apply_stats, load_stats
 from emotrace.predictions import to_frame
 from emotrace.stored import StoredArray
 from emotrace.svr import SVR_MAX_ITER, even_subsample, fit_svr_grid
+from emotrace.fused import fuses, train_fused
 from emotrace.packing import Training, pack_width, train_all
 from emotrace.training import TrainSettings
 
@@ -66,8 +67,9 @@ def train_system(
 
     With a grid, each rate trains in `out_dir/lr<rate>/` (each resumable on its own), the
     choice is written to `lr_grid.csv`, and the winner's files are copied to `out_dir`. `device` is the one
-    the job holds (`emotrace.devices.claim_device`); on a GPU the rates train side by side on it
-    (`emotrace.packing`; the config's `training.pack` sets how many at once), on a CPU one after another.
+    the job holds (`emotrace.devices.claim_device`); on a GPU the DRNN's rates train as one network
+    (`emotrace.fused`; `training.fuse`), other networks' side by side in processes (`emotrace.packing`;
+    `training.pack` sets how many at once); on a CPU one after another.
     """
     out_dir = Path(out_dir)
     rates = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
@@ -93,7 +95,10 @@ def train_system(
     if len(rates) == 1:
         return train_all([training(rates[0], out_dir)], parts, log)[0]
     grid = [training(lr, out_dir / f"lr{lr:g}") for lr in rates]
-    summaries = train_all(grid, parts, log, pack_width(device, len(grid), settings.get("pack", "auto")))
+    if fuses(settings["network"], device, len(grid), settings.get("fuse", "auto")):
+        summaries = train_fused(grid, parts, log)
+    else:
+        summaries = train_all(grid, parts, log, pack_width(device, len(grid), settings.get("pack", "auto")))
     results = [{"lr": lr, "dev_ccc_mean": summary["dev_ccc_mean"], "best_epoch": summary["best_epoch"]}
                for lr, summary in zip(rates, summaries)]
     table = pd.DataFrame(results)

@@ -1,5 +1,8 @@
 """Several trainings of one job side by side on the GPU it holds (a learning-rate grid), each in its own process.
 
+(The DRNN's grid is fused into one network on a GPU instead, `emotrace.fused`; this module trains the others,
+and the DRNN's with `training.fuse: false`.)
+
 A DRNN training (batch 5) keeps one GPU a few percent busy: its steps are latency bound (launches, 150
 recurrent time steps in sequence), so trainings one after another leave the GPU idle most of the time. On a
 GPU, `train_all` starts one spawned process per training (at most `width` at once), each running
