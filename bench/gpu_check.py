@@ -3,9 +3,11 @@
 Per model at the papers' batch: the training step time in fp32 and bf16 (`emotrace.training.autocast`, the
 trainer's own code path), peak GPU memory, and GPU utilisation while training (`torch.cuda.utilization`,
 n/a without pynvml or on a CPU); then the packed-grid speedup (a DRNN's three learning rates trained by three
-processes side by side on the one device, as `emotrace.packing` trains them, against one alone), the shared-GPU
-throughput (8 DRNN trainings in 8 processes, as small jobs sharing the GPU run them under `--cores 8`, against
-one alone, in this machine's sharing mode: time-sliced, or MPS while its daemon runs), SSL extraction speed
+processes side by side on the one device, as `emotrace.packing` trains them with `fuse: false`, against one
+alone), the fused-grid speedup (the three as one network in one process, `emotrace.fused`, the default on a GPU,
+against one step alone), the shared-GPU throughput (8 fused DRNN jobs in 8 processes, as small jobs sharing the
+GPU run them under `--cores 8`, against one alone, in this machine's sharing mode: time-sliced, or MPS while
+its daemon runs; the share of the GPU one fused job takes follows), SSL extraction speed
 (WavLM Base+ architecture with random weights, `emotrace.ssl.extract`), and the paper grid (configs/paper.yaml,
 RECOLA size) extrapolated with `emotrace.gpucost` from these measurements: before issue #23, after it one job at
 a time, and with small jobs sharing the GPU (with the DRNN's measured share of it). Run it twice, the second
@@ -36,6 +38,7 @@ from train_step import FRAMES, OPTIMISERS, SEGMENT, SETUPS  # noqa: E402
 
 from emotrace import gpucost, ssl  # noqa: E402
 from emotrace.devices import sharing_mode  # noqa: E402
+from emotrace.fused import FusedDRNN, Optimizers  # noqa: E402
 from emotrace.losses import ccc_loss  # noqa: E402
 from emotrace.models import build_model  # noqa: E402
 from emotrace.training import autocast, set_precision  # noqa: E402
@@ -44,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = {"drnn": 5}  # the papers' batch; 50 for every other model
 QUICK_MODELS, QUICK_BATCH = ("drnn",), 2
 PACKED = 3  # a DRNN job's learning rates (configs/paper.yaml)
+FUSED = "drnn_fused"  # the child's name for a DRNN job's PACKED rates as one network
 SHARED = gpucost.CORES  # small trainings at once on the README's --cores 8: one process (and core) each
 TIME_BUDGET = 7 * 60  # seconds: models left when it is spent are reported as skipped
 
@@ -82,12 +86,19 @@ class Utilisation:
         return float(np.mean(self.samples)) if self.samples else None
 
 
-def stepper(name: str, device: torch.device, batch: int, precision: str, seed: int = 0):
-    """A closure running one training step of the model (random inputs at the real shapes), and the model."""
+def stepper(name: str, device: torch.device, batch: int, precision: str, seed: int = 0, members: int = PACKED):
+    """A closure running one training step of the model (random inputs at the real shapes), and the model;
+    FUSED: `members` DRNNs as one network (`emotrace.fused`), each with its own optimiser, as a DRNN job on a GPU."""
     torch.manual_seed(seed)
-    optimiser_name, lr, n_out, n_features = SETUPS[name]
-    model = build_model(name, n_out, n_features=n_features).to(device).train()
-    optimiser = OPTIMISERS[optimiser_name](model.parameters(), lr=lr)
+    fused = name == FUSED
+    optimiser_name, lr, n_out, n_features = SETUPS["drnn" if fused else name]
+    model = build_model("drnn" if fused else name, n_out, n_features=n_features).to(device).train()
+    if fused:
+        nets = [model] + [build_model("drnn", n_out, n_features=n_features).to(device) for _ in range(members - 1)]
+        model = FusedDRNN(nets).train()
+        optimiser = Optimizers([OPTIMISERS[optimiser_name](m.parameters(), lr=lr) for m in nets])
+    else:
+        optimiser = OPTIMISERS[optimiser_name](model.parameters(), lr=lr)
     shape = (batch, SEGMENT) if n_features is None else (batch, FRAMES, n_features)
     x, gold = torch.randn(shape, device=device), torch.randn(batch, FRAMES, n_out, device=device)
     mask = torch.ones(batch, FRAMES, dtype=torch.bool, device=device)
@@ -95,7 +106,8 @@ def stepper(name: str, device: torch.device, batch: int, precision: str, seed: i
     def step() -> None:
         optimiser.zero_grad(set_to_none=True)
         with autocast(device, precision):
-            loss = ccc_loss(model(x), gold, mask)
+            y = model(x)
+            loss = sum(ccc_loss(y_j, gold, mask) for y_j in y) if fused else ccc_loss(y, gold, mask)
         loss.backward()
         optimiser.step()
 
@@ -122,12 +134,12 @@ def time_model(name: str, device: torch.device, batch: int, precision: str, step
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-def child(name: str, device: str, batch: int, steps: int) -> None:
+def child(name: str, device: str, batch: int, steps: int, members: int = PACKED) -> None:
     """One process of the packed measurement: warm up, say ready, wait for go, time `steps` steps, print them."""
     dev = torch.device(device)
     if dev.type == "cpu":
         torch.set_num_threads(1)  # k children share the cores
-    step, _ = stepper(name, dev, batch, "fp32")
+    step, _ = stepper(name, dev, batch, "fp32", members=members)
     step()
     sync(dev)
     print("ready", flush=True)
@@ -139,10 +151,10 @@ def child(name: str, device: str, batch: int, steps: int) -> None:
     print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 
 
-def run_together(k: int, name: str, device: str, batch: int, steps: int) -> float:
+def run_together(k: int, name: str, device: str, batch: int, steps: int, members: int = PACKED) -> float:
     """Wall seconds for k processes, started at once, to each run `steps` steps."""
     cmd = [sys.executable, __file__, "--child", name, "--device", device, "--batch", str(batch),
-           "--steps", str(steps)]
+           "--steps", str(steps), "--members", str(members)]
     procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(k)]
     try:
         for p in procs:
@@ -157,14 +169,32 @@ def run_together(k: int, name: str, device: str, batch: int, steps: int) -> floa
             p.wait(60)
 
 
-def packed_speedup(device: str, batch: int, steps: int, k: int = PACKED, one: float | None = None) -> dict:
-    """k trainings side by side against one alone (`one`: its seconds, measured here if not given): speedup =
-    k x t(one) / t(k together); `fraction`: one training's share of the GPU that this implies, t(k) / (k x t(one))
-    (an upper bound where the k did not fill the GPU)."""
-    one = run_together(1, "drnn", device, batch, steps) if one is None else one
-    together = run_together(k, "drnn", device, batch, steps)
+def packed_speedup(device: str, batch: int, steps: int, k: int = PACKED, one: float | None = None,
+                   name: str = "drnn", members: int = PACKED) -> dict:
+    """k trainings (of `name`) side by side in k processes against one alone (`one`: its seconds, measured here if
+    not given): speedup = k x t(one) / t(k together); `fraction`: one training's share of the GPU that this
+    implies, t(k) / (k x t(one)) (an upper bound where the k did not fill the GPU)."""
+    one = run_together(1, name, device, batch, steps, members) if one is None else one
+    together = run_together(k, name, device, batch, steps, members)
     return {"k": k, "one_s": one, "together_s": together, "speedup": k * one / together,
             "fraction": min(1.0, max(1.0 / k, together / (k * one)))}
+
+
+def fused_speedup(device: torch.device, batch: int, steps: int, members: int) -> dict:
+    """`members` DRNN trainings as one network against one alone, in this process: speedup = members x t(one) /
+    t(fused) per step."""
+    times = {}
+    for name in ("drnn", FUSED):
+        step, _ = stepper(name, device, batch, "fp32", members=members)
+        step()
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync(device)
+        times[name] = (time.perf_counter() - start) / steps
+    return {"k": members, "one_s": times["drnn"], "fused_s": times[FUSED],
+            "speedup": members * times["drnn"] / times[FUSED]}
 
 
 def ssl_speed(device: torch.device, seconds: float) -> float:
@@ -216,9 +246,10 @@ def main(argv=None) -> None:
     parser.add_argument("--models", nargs="+", default=None, choices=sorted(SETUPS))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--members", type=int, default=PACKED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.device, args.batch, args.steps)
+        child(args.child, args.device, args.batch, args.steps, args.members)
         return
     device = torch.device(args.device)
     if args.quick:
@@ -237,7 +268,9 @@ def main(argv=None) -> None:
     set_precision("fp32")
     pack_steps = 2 if args.quick else 50
     packed = packed_speedup(args.device, BATCH["drnn"], pack_steps, 2 if args.quick else PACKED)
-    shared = packed_speedup(args.device, BATCH["drnn"], pack_steps, 3 if args.quick else SHARED, packed["one_s"])
+    fused = fused_speedup(device, BATCH["drnn"], pack_steps, 2 if args.quick else PACKED)
+    shared = packed_speedup(args.device, BATCH["drnn"], pack_steps, 3 if args.quick else SHARED, name=FUSED,
+                            members=2 if args.quick else PACKED)
     mode = sharing_mode() if device.type == "cuda" else "time"
     ssl_x = ssl_speed(device, 1.0 if args.quick else 120.0)
     before_h, after_h, shared_h = grid_hours(measured_costs(results), shared["fraction"], mode)
@@ -258,7 +291,9 @@ def main(argv=None) -> None:
               f"{fmt(fp32['util'], '.0f')} |")
     print(f"| packed grid: {packed['k']} DRNN trainings side by side | {BATCH['drnn']} | | "
           f"one {packed['one_s']:.2f} s | together {packed['together_s']:.2f} s | {packed['speedup']:.2f} x | | |")
-    print(f"| shared GPU ({mode}): {shared['k']} DRNN trainings in {shared['k']} processes | {BATCH['drnn']} | | "
+    print(f"| fused grid: {fused['k']} DRNN trainings as one network | {BATCH['drnn']} | | "
+          f"one {fused['one_s']:.4f} s/step | fused {fused['fused_s']:.4f} s/step | {fused['speedup']:.2f} x | | |")
+    print(f"| shared GPU ({mode}): {shared['k']} fused DRNN jobs in {shared['k']} processes | {BATCH['drnn']} | | "
           f"one {shared['one_s']:.2f} s | together {shared['together_s']:.2f} s | {shared['speedup']:.2f} x | | "
           f"share {shared['fraction']:.2f} |")
     print(f"| SSL extraction, WavLM Base+ (random weights) | | | {ssl_x:.1f} x real time | | | | |")

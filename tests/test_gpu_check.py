@@ -23,7 +23,9 @@ def test_gpu_check_quick_on_the_cpu_prints_its_table():
     assert fp32 > 0 and bf16 > 0 and drnn.rstrip().endswith("| n/a | n/a |")  # no GPU memory or utilisation here
     assert re.search(r"\| packed grid: 2 DRNN trainings side by side \| 5 \| \| one [\d.]+ s \| together [\d.]+ s \| "
                      r"[\d.]+ x \|", proc.stdout)
-    shared = re.search(r"\| shared GPU \(time\): 3 DRNN trainings in 3 processes \| 5 \| \| one [\d.]+ s \| "
+    assert re.search(r"\| fused grid: 2 DRNN trainings as one network \| 5 \| \| one [\d.]+ s/step \| "
+                     r"fused [\d.]+ s/step \| [\d.]+ x \|", proc.stdout)
+    shared = re.search(r"\| shared GPU \(time\): 3 fused DRNN jobs in 3 processes \| 5 \| \| one [\d.]+ s \| "
                        r"together [\d.]+ s \| [\d.]+ x \| \| share ([\d.]+) \|", proc.stdout)
     assert shared and 1 / 3 - 0.01 <= float(shared.group(1)) <= 1  # one training's share of the device it implies
     assert re.search(r"\| SSL extraction, WavLM Base\+ \(random weights\) \| \| \| [\d.]+ x real time \|", proc.stdout)
