@@ -87,39 +87,44 @@ def test_fused_grid_gives_the_one_by_one_predictions_and_choice(tmp_path):
     assert len(lengths) > 1, "the test must cover a training that stops before the others"
 
 
-def test_a_killed_fused_job_resumes_each_training_from_its_last_epoch(tmp_path, monkeypatch):
-    """Killed after epoch 3, when lr=1 had already finished (epoch 2): the two others resume from their last.pt
-    and end exactly where the uninterrupted run ends; lr=1 trains again (as alone), to rounding the same."""
+@pytest.mark.parametrize("kill_epoch, kill_record, lr1_exact", [(3, 2, False), (2, 3, True)],
+                         ids=["after-epoch-3", "before-lr1-is-finished"])
+def test_a_killed_fused_job_resumes_each_training_from_its_last_epoch(tmp_path, monkeypatch, kill_epoch, kill_record,
+                                                                      lr1_exact):
+    """Killed after epoch 3, when lr=1 had already finished (epoch 2), or between lr=1's last epoch and its finishing:
+    the trainings resume from their last.pt and end exactly where the uninterrupted run ends; a finished lr=1 (no
+    last.pt any more) trains again, as alone, and agrees to rounding."""
     import emotrace.fused
 
     whole, w_dir = _grid(tmp_path / "whole", True)
     record = emotrace.fused.record_epoch
-
     calls = []
 
-    def killed_after_epoch_3(state, epoch, *args):
+    def killed(state, epoch, *args):
         row = record(state, epoch, *args)
         calls.append(epoch)
-        if calls.count(3) == 2:  # both trainings still running have written last.pt for epoch 3
+        if calls.count(kill_epoch) == kill_record:  # every training still running has written its last.pt
             raise KeyboardInterrupt
         return row
 
-    monkeypatch.setattr(emotrace.fused, "record_epoch", killed_after_epoch_3)
+    monkeypatch.setattr(emotrace.fused, "record_epoch", killed)
     with pytest.raises(KeyboardInterrupt):
         _grid(tmp_path / "killed", True)
     k_dir = tmp_path / "killed" / "fused"
-    assert (k_dir / f"lr{RATES[-1]}" / "model.pt").exists() and (k_dir / f"lr{RATES[0]}" / "last.pt").exists()
+    assert (k_dir / f"lr{RATES[-1]}" / "model.pt").exists() != lr1_exact
+    assert (k_dir / f"lr{RATES[0]}" / "last.pt").exists()
     monkeypatch.setattr(emotrace.fused, "record_epoch", record)
     resumed, _ = _grid(tmp_path / "killed", True)
     assert resumed["lr"] == whole["lr"]
     for r in RATES:
         a = read_predictions(w_dir / f"lr{r}" / "predictions.csv")["prediction"]
         b = read_predictions(k_dir / f"lr{r}" / "predictions.csv")["prediction"]
-        if r == RATES[-1]:
+        if r == RATES[-1] and not lr1_exact:
             np.testing.assert_allclose(b, a, atol=TOLERANCE, rtol=0)
         else:
             np.testing.assert_array_equal(b, a)
         assert len(pd.read_csv(k_dir / f"lr{r}" / "history.csv")) == len(pd.read_csv(w_dir / f"lr{r}" / "history.csv"))
+        assert not (k_dir / f"lr{r}" / "last.pt").exists()
 
 
 def test_fusing_is_for_the_drnns_grids_on_a_gpu_unless_asked():

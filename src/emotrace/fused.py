@@ -215,9 +215,16 @@ def _train_group(trainings: Sequence[Training], keys: Sequence[str], parts: dict
               for t, key, m, opt, lg in zip(trainings, keys, members, optimizers, logs)]
     loss_fn = MemberLosses(settings.objective)
     summaries: dict[int, dict] = {}
+
+    def finish_member(j: int) -> None:
+        # a DataLoader draws its seed from the global RNG: finishing one training must not move the others' noise
+        with torch.random.fork_rng(devices=[setup.device] if setup.device.type == "cuda" else []):
+            summaries[j] = finish(trainings[j].settings, setup, members[j], states[j], trainings[j].out_dir, logs[j],
+                                  **stored)
+
     active = [j for j, t in enumerate(trainings) if not finished(states[j], t.settings)]
     for j in sorted(set(range(len(trainings))) - set(active)):  # resumed after its last epoch
-        summaries[j] = finish(trainings[j].settings, setup, members[j], states[j], trainings[j].out_dir, logs[j], **stored)
+        finish_member(j)
     while active:
         model.active = active
         epoch = states[active[0]]["epoch"] + 1
@@ -231,9 +238,6 @@ def _train_group(trainings: Sequence[Training], keys: Sequence[str], parts: dict
             record_epoch(states[j], epoch, float(loss), dev_scores(setup.dev_set, out), seconds, trainings[j].settings,
                          members[j], optimizers[j], generator, keys[j], trainings[j].out_dir, logs[j])
         for j in [j for j in active if finished(states[j], trainings[j].settings)]:
-            # a DataLoader draws its seed from the global RNG: finishing one training must not move the others'
-            with torch.random.fork_rng(devices=[setup.device] if setup.device.type == "cuda" else []):
-                summaries[j] = finish(trainings[j].settings, setup, members[j], states[j], trainings[j].out_dir,
-                                      logs[j], **stored)
+            finish_member(j)
             active.remove(j)
     return [summaries[j] for j in range(len(trainings))]
