@@ -690,8 +690,8 @@ def plan(config: Mapping, shape: Mapping) -> dict:
         "gpu_h_total_mps": gpucost.grid_seconds(gpu_rows, "mps") / 3600 if gpu_rows else 0.0,
         "gpu_note": ("GPU hours: estimates for one H100 from the cost model emotrace.gpucost, not measured yet "
                      "(docs/scale.md, 'GPU time of the paper grid (estimates)'); training jobs with their "
-                     "learning rates side by side (the DRNN's fused into one network), at most max_epochs epochs; the total schedules the jobs as the "
-                     "pipeline runs them, small trainings sharing the GPU (emotrace.devices: time-sliced by default, "
+                     "learning rates side by side (the DRNN's fused into one network), at most max_epochs epochs; "
+                     "the total schedules the jobs as the pipeline runs them, small trainings sharing the GPU (emotrace.devices: time-sliced by default, "
                      "side by side under NVIDIA MPS); n/a where the model has no estimate (extract_ssl)"),
         "cpu_note": ("CPU hours: wall-clock hours on 2 CPU cores (the measuring machine, docs/scale.md), "
                      "jobs one at a time; training at most max_epochs epochs"),
@@ -711,7 +711,7 @@ def gpu_training_seconds(settings: Mapping, n_train_segments: float, alone: bool
     _, members = gpucost.job_shape(settings)
     single = gpucost.training_seconds(network, int(settings["batch_size"]), round(n_train_segments), 0,
                                       int(settings["max_epochs"]), precision=precision, members=members)
-    return single if alone or members > 1 else gpucost.packed_seconds(single, int(_lrs(settings)))
+    return single if alone else gpucost.packed_seconds(single, gpucost.serial_trainings(settings))
 
 
 def follow_command(config: Mapping) -> dict:

@@ -14,12 +14,12 @@ from sklearn.svm import SVR
 
 from emotrace import ssl
 from emotrace.errors import InputError
+from emotrace.fused import fuses, train_fused
 from emotrace.io import write_csv
 from emotrace.normalise import apply_stats, load_stats
 from emotrace.predictions import to_frame
 from emotrace.stored import StoredArray
 from emotrace.svr import SVR_MAX_ITER, even_subsample, fit_svr_grid
-from emotrace.fused import fuses, train_fused
 from emotrace.packing import Training, pack_width, train_all
 from emotrace.training import TrainSettings
 

@@ -137,6 +137,12 @@ def job_shape(settings: Mapping, cuda: bool = True) -> tuple[int, int]:
     return (n if pack == "auto" else max(1, min(int(pack), n))), 1
 
 
+def serial_trainings(settings: Mapping) -> int:
+    """Trainings of a job whose GPU time adds up (`packed_seconds`' k): its learning rates, or 1 when fused."""
+    n = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
+    return 1 if job_shape(settings)[1] > 1 else n
+
+
 def step_seconds(network: str, batch: int, precision: str = "fp32", costs: Costs | None = None,
                  members: int = 1) -> float:
     """GPU seconds of one training step of `batch` segments (of `members` networks fused: one latency floor, and
@@ -295,8 +301,7 @@ def job_row(settings: Mapping, n_jobs: int, single: float, costs: Costs | None =
 
     network, batch = settings["network"], int(settings["batch_size"])
     n = len(settings["lr"]) if isinstance(settings["lr"], list) else 1
-    processes, members = job_shape(settings)
-    k = n if members == 1 else 1  # trainings whose time adds up on the GPU: side by side, or one fused
+    members, k = job_shape(settings)[1], serial_trainings(settings)
     memory = resources.gpu_job_mb(network, batch, k, members=members)
     row = {"network": network, "jobs": n_jobs, "trainings_per_job": n, "fused": members > 1, "batch": batch,
            "priority": priorities.for_training(settings, 3600.0, gpu=True)}

@@ -64,10 +64,9 @@ def expected_gpu_seconds(settings: Mapping, audio_seconds: float) -> float:
     network, batch = settings["network"], int(settings["batch_size"])
     if network not in gpucost.H100:
         network = max(gpucost.H100, key=lambda n: gpucost.H100[n].per_segment)
-    lrs = settings["lr"] if isinstance(settings["lr"], list) else [settings["lr"]]
     _, members = gpucost.job_shape(settings)
     epoch = audio_seconds / TRAIN_HOP_SECONDS / batch * gpucost.wall_step_seconds(network, batch, members=members)
-    return gpucost.packed_seconds(int(settings["max_epochs"]) * epoch, len(lrs) if members == 1 else 1,
+    return gpucost.packed_seconds(int(settings["max_epochs"]) * epoch, gpucost.serial_trainings(settings),
                                   gpucost.gpu_fraction(network, batch, "time", members=members))
 
 

@@ -135,11 +135,12 @@ def train_request(network: str, batch_size: int, epochs: int, n_lr: int, segment
         return _request(held + batch_size * activation, minutes, attempt)
     known = network if network in gpucost.H100 else _costliest()
     step = gpucost.cost(known)
-    processes, members = gpucost.job_shape({"network": network, "lr": [0.0] * n_lr, "fuse": fuse})
+    shape = {"network": network, "lr": [0.0] * n_lr, "fuse": fuse}
+    processes, members = gpucost.job_shape(shape)
     single = gpucost.training_seconds(known, batch_size, round(n_segments), 0, epochs, precision="fp32",
                                       members=members)
     request = _request(held + GPU_BATCHES_IN_FLIGHT * processes * batch_size * step.input_mb,
-                       2 + gpucost.packed_seconds(single, processes) / 60, attempt)
+                       2 + gpucost.packed_seconds(single, gpucost.serial_trainings(shape)) / 60, attempt)
     request["gpu_mem_mb"] = int(math.ceil(gpu_job_mb(network, batch_size, processes, n_parameters, members) / 100)
                                 * 100) * attempt
     return request
